@@ -1,0 +1,24 @@
+#!/bin/sh
+# Compiles every kernel body as OpenCL C 1.2 (clang) and as CUDA (nvcc), the way the
+# device modules will, so a kernel that is not portable fails here on any machine.
+# Usage: tools/scripts/check-kernels.sh [build-dir]   (needs clang; nvcc optional)
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+build=${1:-$root/build}
+tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
+{ cat "$root/runtime/include/trk/dialect.h"; for k in "$root"/algorithms/*/kernels/*.kc; do cat "$k"; done; } > "$tmp/all.cl"
+if command -v clang >/dev/null 2>&1; then
+    clang -x cl -cl-std=CL1.2 -Xclang -finclude-default-header -fsyntax-only -Werror -Wall \
+        -Wno-unused-function "$tmp/all.cl"
+    echo "OpenCL C 1.2: ok"
+else
+    echo "OpenCL C 1.2: clang not found, skipped"
+fi
+if command -v nvcc >/dev/null 2>&1; then
+    printf '#include "trk/dialect.h"\n#include "trk_kernel_sources.h"\n' > "$tmp/all.cu"
+    nvcc -std=c++17 -I"$root/runtime/include" -I"$build/generated" -arch=sm_80 \
+        -Werror all-warnings -c "$tmp/all.cu" -o "$tmp/all.o"
+    echo "CUDA (nvcc): ok"
+else
+    echo "CUDA: nvcc not found, skipped"
+fi
