@@ -435,10 +435,14 @@ enum trk_status trk_registry_select(const struct trk_registry *reg, const char *
             return TRK_OK;
         }
     }
+    const char *why = "";
+    for (uint32_t i = 0; i < reg->nmodules; i++)
+        if (!strcmp(reg->modules[i].info.name, name) && reg->modules[i].info.why[0])
+            why = reg->modules[i].info.why;
     if (!module_known && kind < 0)
         TRK_LOGE("unknown device '%s'; available: %s", spec, avail);
     else
-        TRK_LOGE("device '%s' is not present (%u such device%s); available: %s", spec, seen,
-                 seen == 1 ? "" : "s", avail);
+        TRK_LOGE("device '%s' is not present (%u such device%s%s%s); available: %s", spec, seen,
+                 seen == 1 ? "" : "s", why[0] ? ": " : "", why, avail);
     return TRK_ERR_NOT_FOUND;
 }

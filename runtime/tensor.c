@@ -101,6 +101,9 @@ static enum trk_status tensor_new(const char *name, enum trk_dtype dt, uint32_t 
 enum trk_status trk_tensor_alloc(const char *name, enum trk_dtype dt, uint32_t ndim,
                                  const int64_t *shape, struct trk_tensor **out)
 {
+    if (!out)
+        return TRK_ERR_INVALID_ARG;
+    *out = NULL;
     size_t numel;
     enum trk_status st = trk_shape_numel(ndim, shape, &numel);
     if (st != TRK_OK)
@@ -129,6 +132,9 @@ enum trk_status trk_tensor_wrap(const char *name, enum trk_dtype dt, uint32_t nd
                                 const int64_t *shape, void *data, size_t nbytes,
                                 struct trk_tensor **out)
 {
+    if (!out)
+        return TRK_ERR_INVALID_ARG;
+    *out = NULL;
     size_t numel;
     enum trk_status st = trk_shape_numel(ndim, shape, &numel);
     if (st != TRK_OK)
