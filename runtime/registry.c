@@ -93,7 +93,7 @@ static void start_module(struct trk_registry *reg, struct reg_module *m)
         return;
     }
     uint32_t n = 0;
-    char why[sizeof m->info.why] = "";
+    char why[160] = ""; /* leaves room for the prefix in info.why */
     enum trk_status st = mo->init(&m->ctx, &n, why, sizeof why);
     if (st != TRK_OK) {
         m->info.status = st;
