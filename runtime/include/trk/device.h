@@ -234,7 +234,7 @@ struct trk_sgemm_desc {
 
 /* Enqueues the device's vendor sgemm (OpenBLAS, cuBLAS, CLBlast...) on q. Returns
  * TRK_ERR_UNSUPPORTED when the device has none (see props.vendor_blas); callers then
- * use the dialect kernel (trk_sgemm in trk/prim.h does this for you). */
+ * use the dialect kernel (trk_dense_forward in trk/prim.h does this for you). */
 enum trk_status trk_vendor_sgemm(struct trk_queue *q, const struct trk_sgemm_desc *desc);
 
 /* ---- events ------------------------------------------------------------ */

@@ -22,6 +22,8 @@
  *   TRK_ATOMIC_{ADD,MIN,MAX}_{U32,I32}(p, v), TRK_ATOMIC_CAS_U32(p, cmp, v),
  *   TRK_ATOMIC_ADD_F32(p, v), TRK_ATOMIC_ADD_U64(p, v)   global memory, return old
  *   TRK_SHARED_ATOMIC_{ADD,MIN,MAX}_U32(p, v)            block-shared memory
+ *   TRK_LOAD_RELAXED_U32(p), TRK_STORE_RELAXED_U32(p, v)   global words other
+ *                                    blocks write concurrently (no ordering implied)
  *   TRK_F32_BITS(x) TRK_BITS_F32(u)  reinterpret float <-> uint32_t
  * Math: write the C names (sqrtf, expf, tanhf, fabsf, fminf, fmaxf, logf, floorf,
  * atan2f, INFINITY); the OpenCL mapping supplies them. */
@@ -68,6 +70,8 @@ typedef long int64_t;
 #define TRK_SHARED_ATOMIC_ADD_U32(p, v) atomic_add((p), (uint32_t)(v))
 #define TRK_SHARED_ATOMIC_MIN_U32(p, v) atomic_min((p), (uint32_t)(v))
 #define TRK_SHARED_ATOMIC_MAX_U32(p, v) atomic_max((p), (uint32_t)(v))
+#define TRK_LOAD_RELAXED_U32(p) (*(volatile TRK_GLOBAL uint32_t *)(p))
+#define TRK_STORE_RELAXED_U32(p, v) (*(volatile TRK_GLOBAL uint32_t *)(p) = (v))
 #define TRK_F32_BITS(x) as_uint(x)
 #define TRK_BITS_F32(u) as_float(u)
 TRK_DEVFN float trk_atomic_add_f32_(volatile __global float *p, float v)
@@ -131,6 +135,8 @@ TRK_DEVFN float trk_atomic_add_f32_(volatile __global float *p, float v)
 #define TRK_SHARED_ATOMIC_ADD_U32(p, v) atomicAdd((unsigned int *)(p), (unsigned int)(v))
 #define TRK_SHARED_ATOMIC_MIN_U32(p, v) atomicMin((unsigned int *)(p), (unsigned int)(v))
 #define TRK_SHARED_ATOMIC_MAX_U32(p, v) atomicMax((unsigned int *)(p), (unsigned int)(v))
+#define TRK_LOAD_RELAXED_U32(p) (*(volatile uint32_t *)(p))
+#define TRK_STORE_RELAXED_U32(p, v) (*(volatile uint32_t *)(p) = (v))
 #define TRK_F32_BITS(x) __float_as_uint(x)
 #define TRK_BITS_F32(u) __uint_as_float(u)
 
@@ -271,6 +277,8 @@ TRK_DEVFN uint32_t trk_cpu_plain_max_u32_(uint32_t *p, uint32_t v)
 #define TRK_SHARED_ATOMIC_ADD_U32(p, v) trk_cpu_plain_add_u32_((p), (v))
 #define TRK_SHARED_ATOMIC_MIN_U32(p, v) trk_cpu_plain_min_u32_((p), (v))
 #define TRK_SHARED_ATOMIC_MAX_U32(p, v) trk_cpu_plain_max_u32_((p), (v))
+#define TRK_LOAD_RELAXED_U32(p) __atomic_load_n((p), __ATOMIC_RELAXED)
+#define TRK_STORE_RELAXED_U32(p, v) __atomic_store_n((p), (v), __ATOMIC_RELAXED)
 #define TRK_F32_BITS(x) trk_cpu_f32_bits_(x)
 #define TRK_BITS_F32(u) trk_cpu_bits_f32_(u)
 #endif
