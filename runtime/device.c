@@ -275,6 +275,12 @@ enum trk_status trk_launch(struct trk_queue *q, uint32_t kernel, uint32_t grid, 
                                                : "offset past the end of the buffer");
                 return TRK_ERR_INVALID_ARG;
             }
+            if (args[i].v.b.offset % TRK_ARG_OFFSET_ALIGN) {
+                TRK_LOGE("kernel %s argument %u: byte offset %zu is not a multiple of %u; "
+                         "pass an element offset as a scalar argument instead",
+                         ki->name, i, args[i].v.b.offset, TRK_ARG_OFFSET_ALIGN);
+                return TRK_ERR_INVALID_ARG;
+            }
         }
     }
     if (grid == 0)

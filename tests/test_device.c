@@ -47,16 +47,25 @@ static void test_launch_argument_errors(void **state)
     assert_int_equal(TRK_LAUNCH(tt.q, TRK_KERNEL_fill_u32, 0, 1, trk_arg_buf(b), trk_arg_u32(16),
                                 trk_arg_u32(1)),
                      TRK_OK);
-    /* a launch with a byte offset writes only where it should */
-    uint32_t zero[16] = {0}, got[16];
-    assert_int_equal(trk_buffer_write(tt.q, b, 0, zero, sizeof zero, true), TRK_OK);
-    assert_int_equal(TRK_LAUNCH(tt.q, TRK_KERNEL_fill_u32, 1, 1, trk_arg_buf_at(b, 8),
+    /* offsets that are not multiples of TRK_ARG_OFFSET_ALIGN are refused */
+    struct trk_buffer *big = tt_alloc(2048);
+    trk_log_set_sink(quiet, NULL);
+    assert_int_equal(TRK_LAUNCH(tt.q, TRK_KERNEL_fill_u32, 1, 1, trk_arg_buf_at(big, 8),
                                 trk_arg_u32(4), trk_arg_u32(9)),
+                     TRK_ERR_INVALID_ARG);
+    trk_log_set_sink(NULL, NULL);
+    /* a launch with an aligned byte offset writes only where it should */
+    uint32_t zero[512] = {0}, got[512];
+    assert_int_equal(trk_buffer_write(tt.q, big, 0, zero, sizeof zero, true), TRK_OK);
+    assert_int_equal(TRK_LAUNCH(tt.q, TRK_KERNEL_fill_u32, 1, 1,
+                                trk_arg_buf_at(big, TRK_ARG_OFFSET_ALIGN), trk_arg_u32(4),
+                                trk_arg_u32(9)),
                      TRK_OK);
-    tt_download(got, b, sizeof got);
-    for (int i = 0; i < 16; i++)
-        assert_int_equal(got[i], i >= 2 && i < 6 ? 9u : 0u);
+    tt_download(got, big, sizeof got);
+    for (uint32_t i = 0; i < 512; i++)
+        assert_int_equal(got[i], i >= 128 && i < 132 ? 9u : 0u);
     assert_int_equal(trk_queue_finish(tt.q), TRK_OK);
+    trk_buffer_free(big);
     trk_buffer_free(b);
 }
 

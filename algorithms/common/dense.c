@@ -57,13 +57,15 @@ static enum trk_status bias_act_pass(struct trk_queue *q, const struct trk_dense
     uint32_t rows_per_block = (uint32_t)(((uint64_t)d->m + grid - 1) / grid);
     grid = (uint32_t)(((uint64_t)d->m + rows_per_block - 1) / rows_per_block);
     struct trk_arg a[] = {
-        trk_arg_buf_at(d->c, d->c_off * 4),
-        d->bias ? trk_arg_buf_at(d->bias, d->bias_off * 4) : trk_arg_buf_at(d->c, d->c_off * 4),
+        trk_arg_buf(d->c),
+        trk_arg_buf(d->bias ? d->bias : d->c),
         trk_arg_u32(d->m),
         trk_arg_u32(d->n),
         trk_arg_u32(rows_per_block),
         trk_arg_u32(d->bias != NULL),
         trk_arg_u32((uint32_t)d->act),
+        trk_arg_u32((uint32_t)d->c_off),
+        trk_arg_u32(d->bias ? (uint32_t)d->bias_off : 0u),
     };
     return trk_launch(q, TRK_KERNEL_dense_bias_act_f32, grid,
                       row_block(dev, d->n, trk_device_props(dev)->max_block_size),
@@ -84,17 +86,21 @@ static enum trk_status sgemm_kernel(struct trk_queue *q, const struct trk_dense 
     if (block > DENSE_MICRO_TILES)
         block = DENSE_MICRO_TILES;
     struct trk_arg a[] = {
-        trk_arg_buf_at(d->a, d->a_off * 4),
-        trk_arg_buf_at(d->b, d->b_off * 4),
+        trk_arg_buf(d->a),
+        trk_arg_buf(d->b),
         /* no bias: any valid buffer stands in, the kernel does not read it */
-        d->bias ? trk_arg_buf_at(d->bias, d->bias_off * 4) : trk_arg_buf_at(d->c, d->c_off * 4),
-        trk_arg_buf_at(d->c, d->c_off * 4),
+        trk_arg_buf(d->bias ? d->bias : d->c),
+        trk_arg_buf(d->c),
         trk_arg_u32(d->m),
         trk_arg_u32(d->n),
         trk_arg_u32(d->k),
         trk_arg_u32(d->trans_b),
         trk_arg_u32(d->bias != NULL),
         trk_arg_u32((uint32_t)d->act),
+        trk_arg_u32((uint32_t)d->a_off),
+        trk_arg_u32((uint32_t)d->b_off),
+        trk_arg_u32(d->bias ? (uint32_t)d->bias_off : 0u),
+        trk_arg_u32((uint32_t)d->c_off),
     };
     return trk_launch(q, TRK_KERNEL_dense_sgemm_f32, (uint32_t)tiles, block ? block : 1,
                       sizeof a / sizeof a[0], a);
@@ -110,6 +116,11 @@ enum trk_status trk_dense_forward(struct trk_queue *q, const struct trk_dense *d
     if (!act_ok(__func__, d->act))
         return TRK_ERR_INVALID_ARG;
     uint64_t m = d->m, n = d->n, k = d->k;
+    if (d->a_off > UINT32_MAX || d->b_off > UINT32_MAX || d->bias_off > UINT32_MAX ||
+        d->c_off > UINT32_MAX) {
+        TRK_LOGE("element offsets must be below 2^32 (kernels take them as uint32)");
+        return TRK_ERR_INVALID_ARG;
+    }
     TRK_CHECK_BUF(d->a, d->a_off + m * k, 4);
     TRK_CHECK_BUF(d->b, d->b_off + k * n, 4);
     if (d->bias)

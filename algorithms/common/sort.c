@@ -6,7 +6,7 @@
 #define SORT_SCAN_THREADS 1024u  /* as in sort.kc */
 #define SORT_TILES_PER_BLOCK 8u  /* GPU: enough work per block to amortise the table */
 #define SORT_INFO_WORDS 8u
-#define SORT_ALIGN 256u          /* keeps every scratch region aligned for any device */
+#define SORT_ALIGN TRK_ARG_OFFSET_ALIGN /* scratch regions are passed as buffer offsets */
 
 /* How a sort of n keys is laid out on a device: grid and block of the count and
  * scatter kernels, keys per block, block of the one-block table scan, and the

@@ -149,7 +149,13 @@ enum trk_status trk_buffer_memset(struct trk_queue *q, struct trk_buffer *buf, s
 
 /* ---- kernel launch ----------------------------------------------------- */
 
-/* One kernel argument. Buffers are passed whole plus a byte offset. */
+/* Byte offsets of buffer arguments must be multiples of this: OpenCL passes them as
+ * sub-buffers, whose origin must meet the device's base-address alignment (up to
+ * 4096 bits on common devices). Finer offsets go to the kernel as scalars. */
+#define TRK_ARG_OFFSET_ALIGN 512u
+
+/* One kernel argument. Buffers are passed whole plus a byte offset (a multiple of
+ * TRK_ARG_OFFSET_ALIGN). */
 struct trk_arg {
     enum trk_arg_kind kind;
     union {

@@ -1,0 +1,18 @@
+#!/bin/sh
+# Installs what trkserve needs to build and test on Debian 12 (as root, or through
+# sudo). Safe to run again. Set TRK_SETUP_SKIP_UPDATE=1 to skip 'apt-get update'.
+set -eu
+SUDO=
+if [ "$(id -u)" != 0 ]; then
+    command -v sudo >/dev/null 2>&1 || { echo "setup: run as root or install sudo" >&2; exit 1; }
+    SUDO=sudo
+fi
+PKGS="build-essential cmake ninja-build pkg-config git ca-certificates
+      libcmocka-dev libconfig-dev libopenblas-dev
+      clang ocl-icd-opencl-dev pocl-opencl-icd"
+if [ "${TRK_SETUP_SKIP_UPDATE:-0}" != 1 ]; then
+    $SUDO apt-get update -qq
+fi
+# shellcheck disable=SC2086
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends $PKGS >/dev/null
+echo "setup: Debian packages installed"

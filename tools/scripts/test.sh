@@ -1,0 +1,43 @@
+#!/bin/sh
+# Builds trkserve with warnings as errors and runs the whole test suite, then the
+# suite again under AddressSanitizer + UndefinedBehaviorSanitizer, and the
+# threading tests under ThreadSanitizer. Prints each phase with its duration.
+# Usage: tools/scripts/test.sh [--no-sanitizers]
+set -eu
+root=$(cd "$(dirname "$0")/../.." && pwd)
+cd "$root"
+jobs=$(nproc 2>/dev/null || echo 2)
+sanitizers=1
+[ "${1:-}" = "--no-sanitizers" ] && sanitizers=0
+
+phase() {  # phase NAME COMMAND...
+    name=$1; shift
+    echo "=== $name"
+    t0=$(date +%s)
+    "$@"
+    echo "=== $name: done in $(( $(date +%s) - t0 )) s"
+}
+
+build() {  # build DIR [cmake args]
+    dir=$1; shift
+    cmake -S . -B "$dir" -G Ninja -DTRK_WERROR=ON "$@" >/dev/null
+    ninja -C "$dir"
+}
+
+phase "build (Release, -Werror)" build build-test -DCMAKE_BUILD_TYPE=RelWithDebInfo
+phase "kernel portability (OpenCL C 1.2 + CUDA compile)" tools/scripts/check-kernels.sh build-test
+phase "tests" ctest --test-dir build-test --output-on-failure -j "$jobs"
+phase "trk devices" build-test/bin/trk devices
+phase "trk bench primitives --quick" build-test/bin/trk bench primitives --quick
+if [ $sanitizers = 1 ]; then
+    phase "build (ASan+UBSan)" build build-asan -DCMAKE_BUILD_TYPE=Debug \
+        -DTRK_SANITIZE=address,undefined
+    phase "tests (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=1 \
+        UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        ctest --test-dir build-asan --output-on-failure -j "$jobs"
+    phase "build (TSan)" build build-tsan -DCMAKE_BUILD_TYPE=Debug -DTRK_SANITIZE=thread
+    phase "threading tests (TSan)" env TSAN_OPTIONS=halt_on_error=1 \
+        ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
+        -R 'test_(runtime|device|basic|scan|histogram)$'
+fi
+echo "all phases passed"

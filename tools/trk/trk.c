@@ -1,0 +1,70 @@
+/* trk — the trkserve command-line tool. Subcommands are listed in usage(). */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "trk_tool.h"
+
+static void usage(FILE *out)
+{
+    fprintf(out,
+            "usage: trk [--log-level LEVEL] COMMAND [ARGS]\n"
+            "\n"
+            "commands:\n"
+            "  devices            list device modules and devices (and why a module gave none)\n"
+            "  bench primitives   throughput of the parallel primitives on one device\n"
+            "  version            print the version\n"
+            "\n"
+            "Run 'trk COMMAND --help' for a command's options.\n"
+            "Environment: TRK_LOG_LEVEL (error|warn|info|debug|trace), TRK_NUM_THREADS (CPU\n"
+            "device threads), TRK_DEVICE_PATH (extra ':'-separated folders of device modules).\n");
+}
+
+int main(int argc, char **argv)
+{
+    int i = 1;
+    while (i < argc && argv[i][0] == '-') {
+        if (!strcmp(argv[i], "-h") || !strcmp(argv[i], "--help")) {
+            usage(stdout);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--version")) {
+            printf("trk %s\n", TRK_VERSION_STRING);
+            return 0;
+        }
+        if (!strcmp(argv[i], "--log-level") && i + 1 < argc) {
+            int l = trk_log_level_parse(argv[i + 1]);
+            if (l < 0) {
+                fprintf(stderr, "trk: --log-level %s: use error, warn, info, debug or trace\n",
+                        argv[i + 1]);
+                return 2;
+            }
+            trk_log_set_level((enum trk_log_level)l);
+            i += 2;
+            continue;
+        }
+        fprintf(stderr, "trk: unknown option %s\n\n", argv[i]);
+        usage(stderr);
+        return 2;
+    }
+    if (i >= argc) {
+        usage(stderr);
+        return 2;
+    }
+    const char *cmd = argv[i];
+    if (!strcmp(cmd, "devices"))
+        return trk_cmd_devices(argc - i, argv + i);
+    if (!strcmp(cmd, "bench"))
+        return trk_cmd_bench(argc - i, argv + i);
+    if (!strcmp(cmd, "version")) {
+        printf("trk %s\n", TRK_VERSION_STRING);
+        return 0;
+    }
+    if (!strcmp(cmd, "help")) {
+        usage(stdout);
+        return 0;
+    }
+    fprintf(stderr, "trk: unknown command '%s'\n\n", cmd);
+    usage(stderr);
+    return 2;
+}

@@ -1,0 +1,18 @@
+#ifndef TRK_TOOL_H
+#define TRK_TOOL_H
+
+#include "trk/device.h"
+#include "trk/log.h"
+
+/* Each returns the process exit status: 0 ok, 1 failure, 2 usage error. argv[0] is
+ * the subcommand name. */
+int trk_cmd_devices(int argc, char **argv);
+int trk_cmd_bench(int argc, char **argv);
+
+/* Opens the registry, logging why on failure. */
+struct trk_registry *trk_tool_open_registry(void);
+
+/* Human-readable byte count ("15.6 GiB") into buf. */
+const char *trk_tool_bytes(uint64_t bytes, char *buf, size_t len);
+
+#endif
