@@ -126,6 +126,7 @@ static void test_injected_allocation_failure(void **state)
     assert_null(b);
     trk_fault_inject_alloc(1); /* the second allocation from now fails */
     assert_int_equal(trk_buffer_alloc(tt.dev, 1024, &b), TRK_OK);
+    trk_buffer_free(b);
     assert_int_equal(trk_queue_create(tt.dev, &q), TRK_ERR_NO_MEMORY);
     assert_null(q);
     trk_fault_inject_alloc(-1);

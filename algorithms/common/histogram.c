@@ -3,11 +3,6 @@
 
 #define HIST_SHARED_BINS 4096 /* the shared array size in histogram.kc */
 
-/* In scan.c. */
-enum trk_status trk_prim_scan_at(struct trk_queue *q, struct trk_arg in, struct trk_arg out,
-                                 uint32_t n, const struct trk_arg *total,
-                                 struct trk_buffer *scratch, size_t scratch_off);
-
 /* Rounds a scratch offset up to one a kernel argument may have. */
 static size_t hist_align(size_t x)
 {

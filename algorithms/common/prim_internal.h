@@ -37,4 +37,11 @@ static inline enum trk_status trk_prim_launch_1d(struct trk_queue *q, uint32_t k
     return trk_launch(q, kernel, grid, block, nargs, args);
 }
 
+/* Scan of buffer views, for scan.c and histogram.c (buffer +
+ * byte offset, as kernel arguments), scratch from scratch_off (a multiple of
+ * TRK_ARG_OFFSET_ALIGN); nothing is checked. */
+enum trk_status trk_prim_scan_at(struct trk_queue *q, struct trk_arg in, struct trk_arg out,
+                                 uint32_t n, const struct trk_arg *total,
+                                 struct trk_buffer *scratch, size_t scratch_off);
+
 #endif

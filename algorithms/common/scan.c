@@ -41,13 +41,6 @@ size_t trk_scan_scratch_size(const struct trk_device *dev, uint32_t n)
     return scan_total_slot(scan_dims(dev, n).grid) + 4;
 }
 
-/* Also used by histogram.c (declared there): the scan of buffer views (buffer +
- * byte offset, as kernel arguments), scratch from scratch_off (a multiple of
- * TRK_ARG_OFFSET_ALIGN); nothing is checked. */
-enum trk_status trk_prim_scan_at(struct trk_queue *q, struct trk_arg in, struct trk_arg out,
-                                 uint32_t n, const struct trk_arg *total,
-                                 struct trk_buffer *scratch, size_t scratch_off);
-
 enum trk_status trk_prim_scan_at(struct trk_queue *q, struct trk_arg in, struct trk_arg out,
                                  uint32_t n, const struct trk_arg *total,
                                  struct trk_buffer *scratch, size_t scratch_off)
