@@ -3,28 +3,10 @@
 
 #define COMPACT_MAX_BLOCK 1024 /* the shared tile size in compact.kc and scan.kc */
 
-struct compact_dims {
-    uint32_t grid, block, per_block;
-};
-
 /* As the scan: the device's usual grid, each block a run of whole tiles. */
-static struct compact_dims compact_dims(const struct trk_device *dev, uint32_t n)
+static struct trk_prim_split compact_dims(const struct trk_device *dev, uint32_t n)
 {
-    struct compact_dims d;
-    trk_device_launch_dims(dev, n, &d.grid, &d.block);
-    if (d.block > COMPACT_MAX_BLOCK)
-        d.block = COMPACT_MAX_BLOCK;
-    uint64_t per = ((uint64_t)n + d.grid - 1) / d.grid;
-    per = (per + d.block - 1) / d.block * d.block;
-    if (per == 0)
-        per = d.block;
-    if (per > UINT32_MAX)
-        per = UINT32_MAX / d.block * d.block;
-    d.per_block = (uint32_t)per;
-    d.grid = (uint32_t)(((uint64_t)n + per - 1) / per);
-    if (d.grid == 0)
-        d.grid = 1;
-    return d;
+    return trk_prim_split(dev, n, COMPACT_MAX_BLOCK, true, 0);
 }
 
 size_t trk_compact_scratch_size(const struct trk_device *dev, uint32_t n)
@@ -40,7 +22,7 @@ enum trk_status trk_compact_u32(struct trk_queue *q, struct trk_buffer *in,
         TRK_LOGE("queue is NULL");
         return TRK_ERR_INVALID_ARG;
     }
-    struct compact_dims d = compact_dims(trk_queue_device(q), n);
+    struct trk_prim_split d = compact_dims(trk_queue_device(q), n);
     if (in)
         TRK_CHECK_BUF(in, n, 4);
     TRK_CHECK_BUF(flags, n, 4);

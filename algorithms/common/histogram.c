@@ -10,25 +10,12 @@ static size_t hist_align(size_t x)
     return (x + align - 1) / align * align;
 }
 
-struct hist_dims {
-    uint32_t grid, block, per_block; /* block b owns keys [b * per_block, ...) */
-};
-
 /* Every block zeroes and merges (or writes out) nbins counts: fewer blocks than the
  * device would launch when that would outweigh counting the keys. */
-static struct hist_dims hist_dims(const struct trk_device *dev, uint32_t n, uint32_t nbins)
+static struct trk_prim_split hist_dims(const struct trk_device *dev, uint32_t n, uint32_t nbins)
 {
-    struct hist_dims d;
-    trk_device_launch_dims(dev, n, &d.grid, &d.block);
     uint64_t most = (uint64_t)n / (4 * (uint64_t)nbins + 1) + 1;
-    if (d.grid > most)
-        d.grid = (uint32_t)most;
-    uint64_t per = ((uint64_t)n + d.grid - 1) / d.grid;
-    d.per_block = per ? (uint32_t)per : 1;
-    d.grid = (uint32_t)(((uint64_t)n + d.per_block - 1) / d.per_block);
-    if (d.grid == 0)
-        d.grid = 1;
-    return d;
+    return trk_prim_split(dev, n, UINT32_MAX, false, most);
 }
 
 /* Enqueues the count pass; arguments are assumed checked. */
@@ -40,7 +27,7 @@ static enum trk_status hist_count(struct trk_queue *q, struct trk_buffer *keys, 
                               trk_arg_buf(counts)};
         return trk_prim_launch_1d(q, TRK_KERNEL_hist_count_global, n, 4, a);
     }
-    struct hist_dims d = hist_dims(trk_queue_device(q), n, nbins);
+    struct trk_prim_split d = hist_dims(trk_queue_device(q), n, nbins);
     struct trk_arg a[] = {trk_arg_buf(keys), trk_arg_u32(n), trk_arg_u32(d.per_block),
                           trk_arg_u32(nbins), trk_arg_buf(counts)};
     return trk_launch(q, TRK_KERNEL_hist_count_shared, d.grid, d.block, 5, a);
@@ -68,7 +55,7 @@ enum trk_status trk_histogram_u32(struct trk_queue *q, struct trk_buffer *keys, 
  *    cursors, as Patatrack's HistoContainer does on GPUs. */
 struct assoc_plan {
     bool table;
-    struct hist_dims d;
+    struct trk_prim_split d;
     uint32_t nscan;         /* entries scanned */
     size_t scan_off, size;  /* scratch layout: [table or cursors][scan scratch] */
 };

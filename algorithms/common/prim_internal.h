@@ -37,6 +37,38 @@ static inline enum trk_status trk_prim_launch_1d(struct trk_queue *q, uint32_t k
     return trk_launch(q, kernel, grid, block, nargs, args);
 }
 
+/* Contiguous per-block ranges: block b owns elements [b * per_block, ...). */
+struct trk_prim_split {
+    uint32_t grid, block, per_block;
+};
+
+/* Splits n elements over the device's usual grid (trk_device_launch_dims), with the
+ * block capped at max_block, at most max_grid blocks (0: no cap) and, with
+ * whole_tiles, every range a multiple of the block size. grid >= 1 always. */
+static inline struct trk_prim_split trk_prim_split(const struct trk_device *dev, uint32_t n,
+                                                   uint32_t max_block, bool whole_tiles,
+                                                   uint64_t max_grid)
+{
+    struct trk_prim_split d;
+    trk_device_launch_dims(dev, n, &d.grid, &d.block);
+    if (d.block > max_block)
+        d.block = max_block;
+    if (max_grid && d.grid > max_grid)
+        d.grid = (uint32_t)max_grid;
+    uint64_t per = ((uint64_t)n + d.grid - 1) / d.grid;
+    if (whole_tiles)
+        per = (per + d.block - 1) / d.block * d.block;
+    if (per == 0)
+        per = whole_tiles ? d.block : 1;
+    if (per > UINT32_MAX)
+        per = UINT32_MAX / d.block * d.block;
+    d.per_block = (uint32_t)per;
+    d.grid = (uint32_t)(((uint64_t)n + per - 1) / per);
+    if (d.grid == 0)
+        d.grid = 1;
+    return d;
+}
+
 /* Scan of buffer views, for scan.c and histogram.c (buffer +
  * byte offset, as kernel arguments), scratch from scratch_off (a multiple of
  * TRK_ARG_OFFSET_ALIGN); nothing is checked. */

@@ -3,22 +3,9 @@
 
 #define REDUCE_MAX_BLOCK 1024 /* the shared array size in reduce.kc */
 
-struct reduce_dims {
-    uint32_t grid, block, per_block;
-};
-
-static struct reduce_dims reduce_dims(const struct trk_device *dev, uint32_t n)
+static struct trk_prim_split reduce_dims(const struct trk_device *dev, uint32_t n)
 {
-    struct reduce_dims d;
-    trk_device_launch_dims(dev, n, &d.grid, &d.block);
-    if (d.block > REDUCE_MAX_BLOCK)
-        d.block = REDUCE_MAX_BLOCK;
-    uint64_t per = ((uint64_t)n + d.grid - 1) / d.grid;
-    d.per_block = per ? (uint32_t)per : 1;
-    d.grid = (uint32_t)(((uint64_t)n + d.per_block - 1) / d.per_block);
-    if (d.grid == 0)
-        d.grid = 1;
-    return d;
+    return trk_prim_split(dev, n, REDUCE_MAX_BLOCK, false, 0);
 }
 
 size_t trk_reduce_scratch_size(const struct trk_device *dev, uint32_t n)
@@ -40,7 +27,7 @@ static enum trk_status reduce_any(const char *func, struct trk_queue *q, uint32_
         trk_log(TRK_LOG_ERROR, func, "unknown reduce op %d", (int)op);
         return TRK_ERR_INVALID_ARG;
     }
-    struct reduce_dims d = reduce_dims(trk_queue_device(q), n);
+    struct trk_prim_split d = reduce_dims(trk_queue_device(q), n);
     if (!trk_prim_buf_ok_(func, "in", in, n, 4) || !trk_prim_buf_ok_(func, "out", out, 1, 4) ||
         !trk_prim_buf_ok_(func, "scratch", scratch, d.grid, 4))
         return TRK_ERR_INVALID_ARG;

@@ -3,29 +3,11 @@
 
 #define SCAN_MAX_BLOCK 1024 /* the shared tile size in scan.kc */
 
-struct scan_dims {
-    uint32_t grid, block, per_block;
-};
-
 /* Blocks own whole tiles of consecutive elements; the grid is the device's usual
  * one (a few chunks per CPU thread, enough blocks to fill a GPU). */
-static struct scan_dims scan_dims(const struct trk_device *dev, uint32_t n)
+static struct trk_prim_split scan_dims(const struct trk_device *dev, uint32_t n)
 {
-    struct scan_dims d;
-    trk_device_launch_dims(dev, n, &d.grid, &d.block);
-    if (d.block > SCAN_MAX_BLOCK)
-        d.block = SCAN_MAX_BLOCK;
-    uint64_t per = ((uint64_t)n + d.grid - 1) / d.grid;
-    per = (per + d.block - 1) / d.block * d.block;
-    if (per == 0)
-        per = d.block;
-    if (per > UINT32_MAX)
-        per = UINT32_MAX / d.block * d.block;
-    d.per_block = (uint32_t)per;
-    d.grid = (uint32_t)(((uint64_t)n + per - 1) / per);
-    if (d.grid == 0)
-        d.grid = 1;
-    return d;
+    return trk_prim_split(dev, n, SCAN_MAX_BLOCK, true, 0);
 }
 
 /* Layout: block sums at 0, then a slot for the total nobody asked for (at an
@@ -45,7 +27,7 @@ enum trk_status trk_prim_scan_at(struct trk_queue *q, struct trk_arg in, struct 
                                  uint32_t n, const struct trk_arg *total,
                                  struct trk_buffer *scratch, size_t scratch_off)
 {
-    struct scan_dims d = scan_dims(trk_queue_device(q), n);
+    struct trk_prim_split d = scan_dims(trk_queue_device(q), n);
     struct trk_arg sums = trk_arg_buf_at(scratch, scratch_off);
     struct trk_arg total_arg =
         total ? *total : trk_arg_buf_at(scratch, scratch_off + scan_total_slot(d.grid));

@@ -1,5 +1,5 @@
 #!/bin/sh
-# Compiles every kernel body as OpenCL C 1.2 (clang) and as CUDA (nvcc), the way the
+# Compiles every kernel body as OpenCL C 1.2 (clang), CUDA (nvcc) and HIP (hipcc), the way the
 # device modules will, so a kernel that is not portable fails here on any machine.
 # Usage: tools/scripts/check-kernels.sh [build-dir]   (needs clang; nvcc optional)
 set -eu
@@ -21,4 +21,12 @@ if command -v nvcc >/dev/null 2>&1; then
     echo "CUDA (nvcc): ok"
 else
     echo "CUDA: nvcc not found, skipped"
+fi
+if command -v hipcc >/dev/null 2>&1; then
+    printf '#include "trk/dialect.h"\n#include "trk_kernel_sources.h"\n' > "$tmp/hip.cu"
+    HIP_PLATFORM=amd hipcc -x hip -std=c++17 -DTRK_DIALECT_HIP --offload-arch=gfx90a \
+        -I"$root/runtime/include" -I"$build/generated" -Wall -Werror -c "$tmp/hip.cu" -o "$tmp/hip.o"
+    echo "HIP (hipcc): ok"
+else
+    echo "HIP: hipcc not found, skipped"
 fi

@@ -9,7 +9,10 @@ if [ "$(id -u)" != 0 ]; then
 fi
 PKGS="build-essential cmake ninja-build pkg-config git ca-certificates
       libcmocka-dev libconfig-dev libopenblas-dev
-      clang ocl-icd-opencl-dev pocl-opencl-icd"
+      clang ocl-icd-opencl-dev pocl-opencl-icd clinfo
+      hipcc libamdhip64-dev"
+# nvcc is not a Debian package: install NVIDIA's CUDA toolkit for the CUDA module
+# (CMake finds it on PATH or in /usr/local/cuda).
 if [ "${TRK_SETUP_SKIP_UPDATE:-0}" != 1 ]; then
     $SUDO apt-get update -qq
 fi
