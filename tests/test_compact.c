@@ -59,7 +59,8 @@ static void test_compact_errors(void **state)
     struct trk_buffer *scratch = tt_alloc(trk_compact_scratch_size(tt.dev, n));
     assert_int_equal(trk_compact_u32(NULL, in, flags, n, out, count, scratch), TRK_ERR_INVALID_ARG);
     assert_int_equal(trk_compact_u32(tt.q, in, NULL, n, out, count, scratch), TRK_ERR_INVALID_ARG);
-    assert_int_equal(trk_compact_u32(tt.q, in, flags, n, NULL, count, scratch), TRK_ERR_INVALID_ARG);
+    assert_int_equal(trk_compact_u32(tt.q, in, flags, n, NULL, count, scratch),
+                     TRK_ERR_INVALID_ARG);
     assert_int_equal(trk_compact_u32(tt.q, in, flags, n, out, NULL, scratch), TRK_ERR_INVALID_ARG);
     assert_int_equal(trk_compact_u32(tt.q, in, flags, n, out, count, NULL), TRK_ERR_INVALID_ARG);
     assert_int_equal(trk_compact_u32(tt.q, short_buf, flags, n, out, count, scratch),
