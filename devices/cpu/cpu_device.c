@@ -31,7 +31,7 @@ void trk_cpu_module_set_threads(unsigned nthreads);
 
 struct cpu_dev {
     struct trk_pool *pool;
-    unsigned threads; /* pool workers + the lane that helps */
+    unsigned threads; /* pool workers + the enqueuing thread, which helps */
 };
 
 struct cpu_event {
@@ -486,7 +486,7 @@ static enum trk_status cpu_open(void *mctx, uint32_t index, const struct trk_dev
         long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
         threads = v > 0 && v <= 4096 ? (unsigned)v : ncpu > 0 ? (unsigned)ncpu : 1u;
     }
-    /* The lane thread of each queue helps run blocks, so the pool gets one fewer. */
+    /* The thread that enqueues a launch helps run its blocks: one fewer worker. */
     enum trk_status st = trk_pool_create(threads > 1 ? threads - 1 : 1, &d->pool);
     if (st != TRK_OK) {
         free(d);

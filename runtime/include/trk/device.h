@@ -123,7 +123,8 @@ struct trk_device *trk_buffer_device(const struct trk_buffer *buf);
 
 /* ---- queues ------------------------------------------------------------ */
 
-/* Creates an in-order queue (CUDA/HIP stream, OpenCL command queue, CPU lane).
+/* Creates an in-order queue (CUDA/HIP stream, OpenCL command queue; the CPU device
+ * runs each command on the enqueuing thread, so its calls complete before returning).
  * On success *out owns it. Thread-safe. */
 enum trk_status trk_queue_create(struct trk_device *dev, struct trk_queue **out);
 /* Waits for the queue to drain, then frees it. NULL-safe. */
