@@ -31,7 +31,8 @@ struct trk_event;
 enum trk_device_kind {
     TRK_DEVICE_KIND_CPU = 0,
     TRK_DEVICE_KIND_GPU = 1,
-    TRK_DEVICE_KIND_ACCELERATOR = 2, /* other OpenCL devices, PoCL's CPU device included */
+    TRK_DEVICE_KIND_ACCELERATOR = 2, /* other accelerators (FPGAs, CL_DEVICE_TYPE_ACCELERATOR);
+                                        OpenCL CPU devices such as PoCL's are kind CPU */
 };
 
 /* Returns "cpu", "gpu" or "accelerator". */

@@ -47,7 +47,9 @@ typedef long int64_t;
 #define INT32_MIN (-INT32_MAX - 1)
 
 #define TRK_KERNEL(name, ...) __kernel void name(__VA_ARGS__)
-#define TRK_DEVFN static inline
+/* Inlined by the front end: PoCL 3.1 miscompiles helpers that contain barriers when
+ * it inlines them itself (wrong rows in dense_layernorm_f32 at random, seen here). */
+#define TRK_DEVFN static inline __attribute__((always_inline))
 #define TRK_GLOBAL __global
 #define TRK_SHARED_PTR __local
 #define TRK_SHARED_ARRAY(T, name, n) __local T name[n]
