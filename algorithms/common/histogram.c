@@ -15,6 +15,11 @@ static size_t hist_align(size_t x)
 static struct trk_prim_split hist_dims(const struct trk_device *dev, uint32_t n, uint32_t nbins)
 {
     uint64_t most = (uint64_t)n / (4 * (uint64_t)nbins + 1) + 1;
+    /* On serial-block devices one private histogram per thread is enough; more
+     * blocks only add merges, whose atomics bounce cache lines between cores. */
+    const struct trk_device_props *p = trk_device_props(dev);
+    if (p->serial_blocks && most > p->compute_units)
+        most = p->compute_units;
     return trk_prim_split(dev, n, UINT32_MAX, false, most);
 }
 

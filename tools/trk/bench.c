@@ -446,15 +446,23 @@ static void bench_dense(struct bench *b, uint32_t m, uint32_t n, uint32_t k, boo
     if (c.a && c.b && c.c && c.d) {
         c.dense = (struct trk_dense){.m = m, .n = n, .k = k, .trans_b = trans_b, .a = c.a,
                                      .b = c.b, .bias = c.d, .c = c.c, .act = TRK_ACT_TANH};
+        bool vendor = trk_device_props(b->dev)->vendor_blas;
+        /* The sgemm alone (no bias, no activation) is what compares with OpenBLAS. */
+        c.dense.bias = NULL;
+        c.dense.act = TRK_ACT_NONE;
         c.force_kernel = false;
         double ms = measure(b, run_dense, &c);
         double g = flop / ms / 1e6;
-        report(b, trk_device_props(b->dev)->vendor_blas ? "dense (vendor+bias+tanh)"
-                                                        : "dense (kernel+bias+tanh)",
-               sz, ms, g, "GFLOP/s", ref, "openblas");
-        if (ref > 0 && trk_device_props(b->dev)->vendor_blas && g / ref < b->sgemm_ratio_min)
+        report(b, vendor ? "sgemm (trk, vendor)" : "sgemm (trk, kernel)", sz, ms, g, "GFLOP/s",
+               ref, "openblas");
+        if (ref > 0 && vendor && g / ref < b->sgemm_ratio_min)
             b->sgemm_ratio_min = g / ref;
-        if (kernel_too && trk_device_props(b->dev)->vendor_blas) {
+        /* A whole network layer: + bias + tanh in one extra pass. */
+        c.dense.bias = c.d;
+        c.dense.act = TRK_ACT_TANH;
+        ms = measure(b, run_dense, &c);
+        report(b, "dense +bias+tanh", sz, ms, flop / ms / 1e6, "GFLOP/s", ref, "openblas");
+        if (kernel_too && vendor) {
             c.force_kernel = true;
             ms = measure(b, run_dense, &c);
             report(b, "dense (dialect kernel)", sz, ms, flop / ms / 1e6, "GFLOP/s", ref,
@@ -621,7 +629,7 @@ int trk_cmd_bench(int argc, char **argv)
     }
     printf("\ntargets (issue 'The runtime'): ");
     if (isfinite(b.sgemm_ratio_min))
-        printf("dense >= 0.80x OpenBLAS: %.2fx %s; ", b.sgemm_ratio_min,
+        printf("sgemm >= 0.80x OpenBLAS: %.2fx %s; ", b.sgemm_ratio_min,
                b.sgemm_ratio_min >= 0.8 ? "met" : "NOT met");
     if (isfinite(b.scan_ratio_min))
         printf("scan >= 0.50x memcpy: %.2fx %s; ", b.scan_ratio_min,
