@@ -25,14 +25,6 @@
 #define BUILT_HIP false
 #endif
 
-static char log_text[16384];
-static void capture(enum trk_log_level level, const char *line, void *user)
-{
-    (void)level;
-    (void)user;
-    size_t len = strlen(log_text);
-    snprintf(log_text + len, sizeof log_text - len, "%s\n", line);
-}
 
 static double now_s(void)
 {
@@ -124,15 +116,15 @@ static void check_module(struct trk_registry *reg, const char *name, bool built)
     char spec[32];
     snprintf(spec, sizeof spec, "%s:0", name);
     struct trk_device *d = NULL;
-    log_text[0] = '\0';
-    trk_log_set_sink(capture, NULL);
+    tt_log_text[0] = '\0';
+    trk_log_set_sink(tt_log_capture, NULL);
     enum trk_status st = trk_registry_select(reg, spec, &d);
     trk_log_set_sink(NULL, NULL);
     assert_int_equal(st, TRK_ERR_NOT_FOUND);
     /* The line names the device, why it is absent and what is there instead. */
-    assert_non_null(strstr(log_text, spec));
-    assert_non_null(strstr(log_text, m->why));
-    assert_non_null(strstr(log_text, "available: cpu:0"));
+    assert_non_null(strstr(tt_log_text, spec));
+    assert_non_null(strstr(tt_log_text, m->why));
+    assert_non_null(strstr(tt_log_text, "available: cpu:0"));
 }
 
 static void test_gpu_modules_load_and_explain(void **state)

@@ -7,14 +7,6 @@
 
 #include "device_impl.h"
 
-static char log_text[16384];
-static void capture(enum trk_log_level level, const char *line, void *user)
-{
-    (void)level;
-    (void)user;
-    size_t len = strlen(log_text);
-    snprintf(log_text + len, sizeof log_text - len, "%s\n", line);
-}
 
 static const struct trk_module_info *find_module(struct trk_registry *reg, const char *name)
 {
@@ -29,8 +21,8 @@ static struct trk_registry *open_stub_registry(void)
 {
     struct trk_registry_options opt = {.module_path = TRK_TEST_MODULE_DIR, .cpu_threads = 2};
     struct trk_registry *reg = NULL;
-    log_text[0] = '\0';
-    trk_log_set_sink(capture, NULL);
+    tt_log_text[0] = '\0';
+    trk_log_set_sink(tt_log_capture, NULL);
     assert_int_equal(trk_registry_open(&opt, &reg), TRK_OK);
     trk_log_set_sink(NULL, NULL);
     return reg;
@@ -87,7 +79,7 @@ static void test_module_failures_are_reported_not_fatal(void **state)
     for (size_t i = 0; i < 4; i++) {
         char needle[64];
         snprintf(needle, sizeof needle, "device module %s ", broken[i]);
-        const char *hit = strstr(log_text, needle);
+        const char *hit = strstr(tt_log_text, needle);
         assert_non_null(hit);
         assert_null(strstr(hit + 1, needle));
     }
@@ -113,14 +105,14 @@ static void test_select(void **state)
     assert_int_equal(trk_registry_select(reg, "1", &d), TRK_OK);
     assert_string_equal(trk_device_id(d), "stub_ok:0");
 
-    log_text[0] = '\0';
-    trk_log_set_sink(capture, NULL);
+    tt_log_text[0] = '\0';
+    trk_log_set_sink(tt_log_capture, NULL);
     assert_int_equal(trk_registry_select(reg, "gpu:1", &d), TRK_ERR_NOT_FOUND);
     assert_null(d);
-    assert_non_null(strstr(log_text, "cpu:0")); /* the message lists what is available */
+    assert_non_null(strstr(tt_log_text, "cpu:0")); /* the message lists what is available */
     assert_int_equal(trk_registry_select(reg, "cuda", &d), TRK_ERR_NOT_FOUND);
     assert_int_equal(trk_registry_select(reg, "stub_nodev", &d), TRK_ERR_NOT_FOUND);
-    assert_non_null(strstr(log_text, "no stub hardware")); /* and why a module gave none */
+    assert_non_null(strstr(tt_log_text, "no stub hardware")); /* and why a module gave none */
     assert_int_equal(trk_registry_select(reg, "7", &d), TRK_ERR_NOT_FOUND);
     assert_int_equal(trk_registry_select(reg, ":0", &d), TRK_ERR_INVALID_ARG);
     assert_int_equal(trk_registry_select(reg, "cpu:x", &d), TRK_ERR_INVALID_ARG);
@@ -146,7 +138,7 @@ static void test_stub_device_refuses_launch_cleanly(void **state)
     assert_int_equal(trk_buffer_write(q, b, 0, in, sizeof in, true), TRK_OK);
     assert_int_equal(trk_buffer_read(q, out, b, 0, sizeof out, true), TRK_OK);
     assert_memory_equal(in, out, sizeof in);
-    trk_log_set_sink(capture, NULL);
+    trk_log_set_sink(tt_log_capture, NULL);
     assert_int_equal(trk_fill_u32(q, b, 16, 1), TRK_ERR_UNSUPPORTED);
     trk_log_set_sink(NULL, NULL);
     /* A CPU buffer on the stub's queue is refused, not used. */
@@ -154,7 +146,7 @@ static void test_stub_device_refuses_launch_cleanly(void **state)
     struct trk_buffer *cb = NULL;
     assert_int_equal(trk_registry_select(reg, "cpu", &cpu), TRK_OK);
     assert_int_equal(trk_buffer_alloc(cpu, 64, &cb), TRK_OK);
-    trk_log_set_sink(capture, NULL);
+    trk_log_set_sink(tt_log_capture, NULL);
     assert_int_equal(trk_buffer_write(q, cb, 0, in, sizeof in, true), TRK_ERR_INVALID_ARG);
     assert_int_equal(TRK_LAUNCH(q, TRK_KERNEL_fill_u32, 1, 1, trk_arg_buf(cb), trk_arg_u32(1),
                                 trk_arg_u32(0)),
@@ -174,7 +166,7 @@ static void test_no_devices_at_all(void **state)
     assert_int_equal(trk_registry_open(&opt, &reg), TRK_OK);
     assert_int_equal(trk_registry_device_count(reg), 0);
     struct trk_device *d = (struct trk_device *)1;
-    trk_log_set_sink(capture, NULL);
+    trk_log_set_sink(tt_log_capture, NULL);
     assert_int_equal(trk_registry_select(reg, NULL, &d), TRK_ERR_NOT_FOUND);
     trk_log_set_sink(NULL, NULL);
     assert_null(d);

@@ -114,6 +114,16 @@ float tt_rand_f32(uint64_t *s, float lo, float hi)
     return lo + (hi - lo) * (float)(tt_rand_u64(s) >> 40) * (1.0f / 16777216.0f);
 }
 
+char tt_log_text[16384];
+
+void tt_log_capture(enum trk_log_level level, const char *line, void *user)
+{
+    (void)level;
+    (void)user;
+    size_t len = strlen(tt_log_text);
+    snprintf(tt_log_text + len, sizeof tt_log_text - len, "%s\n", line);
+}
+
 void tt_assert_close_f32(const float *got, const float *want, size_t n, float rtol, float atol,
                          const char *what)
 {

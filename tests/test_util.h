@@ -48,6 +48,11 @@ uint32_t tt_rand_u32(uint64_t *state);
 /* Uniform in [lo, hi). */
 float tt_rand_f32(uint64_t *state, float lo, float hi);
 
+/* A log sink that appends every line to tt_log_text (clear it by writing '\0' to
+ * its first byte): trk_log_set_sink(tt_log_capture, NULL). */
+extern char tt_log_text[16384];
+void tt_log_capture(enum trk_log_level level, const char *line, void *user);
+
 /* Asserts |a-b| <= atol + rtol*|b| element-wise, reporting the first mismatch. */
 void tt_assert_close_f32(const float *got, const float *want, size_t n, float rtol, float atol,
                          const char *what);
