@@ -35,14 +35,15 @@ enum trk_status trk_compact_u32(struct trk_queue *q, struct trk_buffer *in,
     struct trk_arg ca[] = {trk_arg_buf(flags), trk_arg_u32(n), trk_arg_u32(d.per_block),
                            trk_arg_buf(scratch)};
     struct trk_arg sa[] = {trk_arg_buf(scratch), trk_arg_buf(scratch), trk_arg_u32(d.grid),
-                           trk_arg_buf(count)};
+                           trk_arg_buf(count),
+                           trk_arg_u32(trk_prim_scan_items(trk_queue_device(q)))};
     /* Without in, flags stands in for it: the kernel needs a buffer but reads none. */
     struct trk_arg wa[] = {trk_arg_buf(in ? in : flags), trk_arg_buf(flags), trk_arg_u32(n),
                            trk_arg_u32(d.per_block), trk_arg_buf(scratch), trk_arg_buf(count),
                            trk_arg_buf(out), trk_arg_u32(in != NULL)};
     enum trk_status st = trk_launch(q, TRK_KERNEL_compact_count, d.grid, d.block, 4, ca);
     if (st == TRK_OK)
-        st = trk_launch(q, TRK_KERNEL_scan_single_block, 1, d.block, 4, sa);
+        st = trk_launch(q, TRK_KERNEL_scan_single_block, 1, d.block, 5, sa);
     if (st == TRK_OK)
         st = trk_launch(q, TRK_KERNEL_compact_scatter, d.grid, d.block, 8, wa);
     return st;

@@ -69,6 +69,15 @@ static inline struct trk_prim_split trk_prim_split(const struct trk_device *dev,
     return d;
 }
 
+/* Elements each thread of a multi-thread block scans serially inside a tile (see
+ * scan.kc): many on CPU OpenCL devices, where every barrier costs a loop over the
+ * work-items; one on GPUs, for coalesced loads. */
+static inline uint32_t trk_prim_scan_items(const struct trk_device *dev)
+{
+    const struct trk_device_props *p = trk_device_props(dev);
+    return !p->serial_blocks && p->kind == TRK_DEVICE_KIND_CPU ? 64u : 1u;
+}
+
 /* Scan of buffer views, for scan.c and histogram.c (buffer +
  * byte offset, as kernel arguments), scratch from scratch_off (a multiple of
  * TRK_ARG_OFFSET_ALIGN); nothing is checked. */

@@ -28,21 +28,22 @@ enum trk_status trk_prim_scan_at(struct trk_queue *q, struct trk_arg in, struct 
                                  struct trk_buffer *scratch, size_t scratch_off)
 {
     struct trk_prim_split d = scan_dims(trk_queue_device(q), n);
+    struct trk_arg items = trk_arg_u32(trk_prim_scan_items(trk_queue_device(q)));
     struct trk_arg sums = trk_arg_buf_at(scratch, scratch_off);
     struct trk_arg total_arg =
         total ? *total : trk_arg_buf_at(scratch, scratch_off + scan_total_slot(d.grid));
     if (d.grid == 1) {
-        struct trk_arg a[] = {in, out, trk_arg_u32(n), total_arg};
-        return trk_launch(q, TRK_KERNEL_scan_single_block, 1, d.block, 4, a);
+        struct trk_arg a[] = {in, out, trk_arg_u32(n), total_arg, items};
+        return trk_launch(q, TRK_KERNEL_scan_single_block, 1, d.block, 5, a);
     }
     struct trk_arg ra[] = {in, trk_arg_u32(n), trk_arg_u32(d.per_block), sums};
-    struct trk_arg sa[] = {sums, sums, trk_arg_u32(d.grid), total_arg};
-    struct trk_arg aa[] = {in, out, trk_arg_u32(n), trk_arg_u32(d.per_block), sums};
+    struct trk_arg sa[] = {sums, sums, trk_arg_u32(d.grid), total_arg, items};
+    struct trk_arg aa[] = {in, out, trk_arg_u32(n), trk_arg_u32(d.per_block), sums, items};
     enum trk_status st = trk_launch(q, TRK_KERNEL_scan_block_reduce, d.grid, d.block, 4, ra);
     if (st == TRK_OK)
-        st = trk_launch(q, TRK_KERNEL_scan_single_block, 1, d.block, 4, sa);
+        st = trk_launch(q, TRK_KERNEL_scan_single_block, 1, d.block, 5, sa);
     if (st == TRK_OK)
-        st = trk_launch(q, TRK_KERNEL_scan_block_apply, d.grid, d.block, 5, aa);
+        st = trk_launch(q, TRK_KERNEL_scan_block_apply, d.grid, d.block, 6, aa);
     return st;
 }
 
