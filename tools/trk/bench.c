@@ -45,36 +45,40 @@ static int cmp_double(const void *a, const void *b)
 
 typedef enum trk_status (*run_fn)(struct bench *b, void *ctx);
 
-/* Median wall time in ms of run + queue finish, after one warm-up run. */
-static double measure(struct bench *b, run_fn fn, void *ctx)
+/* Median wall time in ms of fn (+ finishing q, unless q is NULL for host work),
+ * after one warm-up run; up to b->reps runs within b->budget_s. NAN on failure. */
+static double time_median(struct bench *b, struct trk_queue *q, run_fn fn, void *ctx)
 {
     double times[101];
-    enum trk_status st = fn(b, ctx);
-    if (st == TRK_OK)
-        st = trk_queue_finish(b->q);
-    if (st != TRK_OK) {
-        fprintf(stderr, "trk bench: a run failed: %s\n", trk_status_str(st));
-        b->failures++;
-        return NAN;
-    }
-    int n = 0;
+    int n = -1; /* run -1 is the warm-up */
     double start = now_s();
     while (n < b->reps && n < 101) {
         double t0 = now_s();
-        st = fn(b, ctx);
-        if (st == TRK_OK)
-            st = trk_queue_finish(b->q);
+        enum trk_status st = fn(b, ctx);
+        if (st == TRK_OK && q)
+            st = trk_queue_finish(q);
         double t1 = now_s();
         if (st != TRK_OK) {
+            fprintf(stderr, "trk bench: a run failed: %s\n", trk_status_str(st));
             b->failures++;
             return NAN;
         }
-        times[n++] = (t1 - t0) * 1e3;
-        if (n >= 3 && t1 - start > b->budget_s)
+        if (n < 0) {
+            start = t1;
+        } else {
+            times[n] = (t1 - t0) * 1e3;
+        }
+        if (++n >= 3 && t1 - start > b->budget_s)
             break;
     }
     qsort(times, (size_t)n, sizeof *times, cmp_double);
     return n % 2 ? times[n / 2] : 0.5 * (times[n / 2 - 1] + times[n / 2]);
+}
+
+/* Device work on the bench queue. */
+static double measure(struct bench *b, run_fn fn, void *ctx)
+{
+    return time_median(b, b->q, fn, ctx);
 }
 
 static void report(struct bench *b, const char *prim, const char *size, double ms, double value,
@@ -95,6 +99,7 @@ static void report(struct bench *b, const char *prim, const char *size, double m
 struct memcpy_ctx {
     char *dst;
     const char *src;
+    size_t bytes;
 };
 
 static void memcpy_range(void *ctx, size_t begin, size_t end, unsigned worker)
@@ -104,35 +109,27 @@ static void memcpy_range(void *ctx, size_t begin, size_t end, unsigned worker)
     memcpy(c->dst + begin, c->src + begin, end - begin);
 }
 
+static enum trk_status run_memcpy(struct bench *b, void *ctx)
+{
+    struct memcpy_ctx *c = ctx;
+    return trk_pool_parallel_for(b->pool, c->bytes, (c->bytes + b->threads - 1) / b->threads,
+                                 memcpy_range, c);
+}
+
 static double host_memcpy_gbs(struct bench *b, size_t bytes)
 {
     char *src = malloc(bytes), *dst = malloc(bytes);
-    if (!src || !dst) {
-        free(src);
-        free(dst);
-        return NAN;
+    double gbs = NAN;
+    if (src && dst) {
+        memset(src, 1, bytes);
+        memset(dst, 0, bytes);
+        struct memcpy_ctx c = {dst, src, bytes};
+        double ms = time_median(b, NULL, run_memcpy, &c);
+        gbs = 2.0 * (double)bytes / ms / 1e6; /* read + write */
     }
-    memset(src, 1, bytes);
-    memset(dst, 0, bytes);
-    struct memcpy_ctx c = {dst, src};
-    double best[101];
-    int n = 0;
-    double start = now_s();
-    size_t chunk = (bytes + b->threads - 1) / b->threads;
-    trk_pool_parallel_for(b->pool, bytes, chunk, memcpy_range, &c); /* warm-up */
-    while (n < b->reps && n < 101) {
-        double t0 = now_s();
-        trk_pool_parallel_for(b->pool, bytes, chunk, memcpy_range, &c);
-        double t1 = now_s();
-        best[n++] = t1 - t0;
-        if (n >= 3 && t1 - start > b->budget_s)
-            break;
-    }
-    qsort(best, (size_t)n, sizeof *best, cmp_double);
-    double med = n % 2 ? best[n / 2] : 0.5 * (best[n / 2 - 1] + best[n / 2]);
     free(src);
     free(dst);
-    return 2.0 * (double)bytes / med / 1e9; /* read + write */
+    return gbs;
 }
 
 /* ---- the primitives ----------------------------------------------------------- */
@@ -386,6 +383,25 @@ out:
 
 /* ---- dense layers next to OpenBLAS ------------------------------------------- */
 
+#ifdef TRK_BENCH_HAVE_CBLAS
+struct gemm_ref {
+    uint32_t m, n, k;
+    bool trans_b;
+    const float *a, *b;
+    float *c;
+};
+
+static enum trk_status run_cblas(struct bench *b, void *ctx)
+{
+    (void)b;
+    const struct gemm_ref *g = ctx;
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, g->trans_b ? CblasTrans : CblasNoTrans, (int)g->m,
+                (int)g->n, (int)g->k, 1.0f, g->a, (int)g->k, g->b,
+                (int)(g->trans_b ? g->k : g->n), 0.0f, g->c, (int)g->n);
+    return TRK_OK;
+}
+#endif
+
 static void bench_dense(struct bench *b, uint32_t m, uint32_t n, uint32_t k, bool trans_b,
                         bool kernel_too)
 {
@@ -417,23 +433,8 @@ static void bench_dense(struct bench *b, uint32_t m, uint32_t n, uint32_t k, boo
     double ref = 0;
 #ifdef TRK_BENCH_HAVE_CBLAS
     {
-        double times[101];
-        int r = 0;
-        double start = now_s();
-        cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
-                    (int)n, (int)k, 1.0f, ha, (int)k, hb, (int)(trans_b ? k : n), 0.0f, hc, (int)n);
-        while (r < b->reps && r < 101) {
-            double t0 = now_s();
-            cblas_sgemm(CblasRowMajor, CblasNoTrans, trans_b ? CblasTrans : CblasNoTrans, (int)m,
-                        (int)n, (int)k, 1.0f, ha, (int)k, hb, (int)(trans_b ? k : n), 0.0f, hc,
-                        (int)n);
-            double t1 = now_s();
-            times[r++] = (t1 - t0) * 1e3;
-            if (r >= 3 && t1 - start > b->budget_s)
-                break;
-        }
-        qsort(times, (size_t)r, sizeof *times, cmp_double);
-        double ms = r % 2 ? times[r / 2] : 0.5 * (times[r / 2 - 1] + times[r / 2]);
+        struct gemm_ref g = {m, n, k, trans_b, ha, hb, hc};
+        double ms = time_median(b, NULL, run_cblas, &g);
         ref = flop / ms / 1e6;
         report(b, "openblas cblas_sgemm", sz, ms, ref, "GFLOP/s", 0, "");
     }
