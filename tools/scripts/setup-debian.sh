@@ -8,7 +8,7 @@ if [ "$(id -u)" != 0 ]; then
     SUDO=sudo
 fi
 PKGS="build-essential cmake ninja-build pkg-config git ca-certificates
-      libcmocka-dev libconfig-dev libopenblas-dev
+      libcmocka-dev libconfig-dev libopenblas-dev zlib1g-dev libzstd-dev libcairo2-dev
       clang ocl-icd-opencl-dev pocl-opencl-icd clinfo
       hipcc libamdhip64-dev"
 # nvcc is not a Debian package: install NVIDIA's CUDA toolkit for the CUDA module

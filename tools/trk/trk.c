@@ -13,11 +13,14 @@ static void usage(FILE *out)
             "commands:\n"
             "  devices            list device modules and devices (and why a module gave none)\n"
             "  bench primitives   throughput of the parallel primitives on one device\n"
+            "  gen                generate simulated events (CMS raw data or TrackML hits)\n"
+            "  score              score tracks/vertices against truth (TrackML score, efficiency)\n"
             "  version            print the version\n"
             "\n"
             "Run 'trk COMMAND --help' for a command's options.\n"
             "Environment: TRK_LOG_LEVEL (error|warn|info|debug|trace), TRK_NUM_THREADS (CPU\n"
-            "device threads), TRK_DEVICE_PATH (extra ':'-separated folders of device modules).\n");
+            "device threads), TRK_DEVICE_PATH (extra ':'-separated folders of device modules),\n"
+            "TRK_DATA_DIR (reference data; default ../shared/data beside the checkout).\n");
 }
 
 int main(int argc, char **argv)
@@ -56,6 +59,10 @@ int main(int argc, char **argv)
         return trk_cmd_devices(argc - i, argv + i);
     if (!strcmp(cmd, "bench"))
         return trk_cmd_bench(argc - i, argv + i);
+    if (!strcmp(cmd, "gen"))
+        return trk_cmd_gen(argc - i, argv + i);
+    if (!strcmp(cmd, "score"))
+        return trk_cmd_score(argc - i, argv + i);
     if (!strcmp(cmd, "version")) {
         printf("trk %s\n", TRK_VERSION_STRING);
         return 0;

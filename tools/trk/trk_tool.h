@@ -8,6 +8,8 @@
  * the subcommand name. */
 int trk_cmd_devices(int argc, char **argv);
 int trk_cmd_bench(int argc, char **argv);
+int trk_cmd_gen(int argc, char **argv);   /* gen.c */
+int trk_cmd_score(int argc, char **argv); /* score.c */
 
 /* Opens the registry, logging why on failure. */
 struct trk_registry *trk_tool_open_registry(void);
