@@ -7,8 +7,10 @@
 #include <string.h>
 
 #include "events_internal.h"
+#include "trk/cms.h"
 #include "trk/detector.h"
 #include "trk/log.h"
+#include "trk/trackml.h"
 
 enum trk_status trk_detector_alloc(size_t nmodules, size_t nlayers, struct trk_detector **out)
 {
@@ -298,4 +300,20 @@ size_t trk_layer_candidates(const struct trk_layer *L, double phi_lo, double phi
             }
         }
     return n;
+}
+
+enum trk_status trk_detector_load(const char *name, const char *geometry,
+                                  struct trk_detector **out)
+{
+    if (!name || !out)
+        return TRK_ERR_INVALID_ARG;
+    if (!strcmp(name, "cms"))
+        return geometry ? trk_cms_detector_from_csv(geometry, out)
+                        : trk_cms_detector_builtin(out);
+    if (!strcmp(name, "trackml"))
+        return geometry ? trk_trackml_detector_from_csv(geometry, out)
+                        : trk_trackml_detector_builtin(out);
+    TRK_LOGE("unknown detector '%s': use 'cms' (CMS Phase-1 pixel) or 'trackml' "
+             "(TrackML/ACTS generic detector)", name);
+    return TRK_ERR_NOT_FOUND;
 }

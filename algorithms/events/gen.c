@@ -29,6 +29,9 @@
 #define KAPPA 0.299792458e-3 /* GeV / (T mm) */
 #define MAX_CROSSINGS 150
 #define MAX_PATH 8000.0     /* mm */
+#ifndef MAX_STEP
+#define MAX_STEP 25.0 /* mm; also at most 0.05 rad of turning */
+#endif
 #define X0_SI 93.7          /* mm */
 #define DEDX_MIN_SI 0.3876e-3 /* GeV/mm, minimum ionising in silicon */
 
@@ -322,18 +325,31 @@ enum trk_status trk_propagate(const struct trk_detector *det, const double v[3],
     uint32_t last = UINT32_MAX;
     while (path < MAX_PATH && crossings < MAX_CROSSINGS) {
         double a = -q * KAPPA * det->bfield / st.p;
-        double h = 10.0;
+        double h = MAX_STEP;
         if (fabs(a) * h > 0.05)
             h = 0.05 / fabs(a);
         double x1[3], t1[3];
         helix_at(&st, a, h, x1, t1);
         double r0 = hypot(st.x[0], st.x[1]), r1 = hypot(x1[0], x1[1]);
-        double rlo = fmin(r0, r1) - h, rhi = fmax(r0, r1);
+        /* The arc stays within its sagitta (a·h²/8) of the chord; the chord's closest
+         * approach to the axis bounds r from below. */
+        double dx = x1[0] - st.x[0], dy = x1[1] - st.x[1], dd = dx * dx + dy * dy;
+        double rlo = fmin(r0, r1);
+        if (dd > 0) {
+            double f = -(st.x[0] * dx + st.x[1] * dy) / dd;
+            if (f > 0 && f < 1)
+                rlo = hypot(st.x[0] + f * dx, st.x[1] + f * dy);
+        }
+        double sag = fabs(a) * h * h / 8 + 1e-6;
+        rlo -= sag;
+        double rhi = fmax(r0, r1) + sag;
         double zlo = fmin(st.x[2], x1[2]), zhi = fmax(st.x[2], x1[2]);
         double phi0 = atan2(st.x[1], st.x[0]);
         double dphi = wrap_pi(atan2(x1[1], x1[0]) - phi0);
         /* Near the axis a short chord can sweep a wide angle. */
-        double pmarg = rlo > 1 ? h / rlo : M_PI;
+        double pmarg = rlo > 1 ? sag / rlo + 1e-4 : M_PI;
+        if (rlo <= 1)
+            rlo = 0;
         double plo = phi0 + fmin(0, dphi) - pmarg, phi_hi = phi0 + fmax(0, dphi) + pmarg;
         size_t nc = 0;
         for (size_t l = 0; l < det->nlayers; l++) {
@@ -343,7 +359,7 @@ enum trk_status trk_propagate(const struct trk_detector *det, const double v[3],
             if (L->barrel)
                 nc = trk_layer_candidates(L, plo, phi_hi, zlo, zhi, cand, nc, 1024);
             else
-                nc = trk_layer_candidates(L, plo, phi_hi, fmax(rlo, 0), rhi, cand, nc, 1024);
+                nc = trk_layer_candidates(L, plo, phi_hi, rlo, rhi, cand, nc, 1024);
         }
         double sbest = INFINITY;
         uint32_t mbest = UINT32_MAX;
