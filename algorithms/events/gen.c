@@ -34,6 +34,9 @@
 #endif
 #define X0_SI 93.7          /* mm */
 #define DEDX_MIN_SI 0.3876e-3 /* GeV/mm, minimum ionising in silicon */
+/* Radiation over nuclear interaction length of silicon (9.37 / 46.5 cm), lowered a
+ * little for pions, whose interaction length is longer than the nucleon one. */
+#define X0_OVER_LAMBDA 0.17
 
 void trk_gen_config_default(struct trk_gen_config *cfg, enum trk_detector_kind kind)
 {
@@ -275,6 +278,46 @@ static bool material(struct state *st, double mass, double x0, struct trk_rng *r
     return true;
 }
 
+/* Secondaries made in material (conversions, nuclear interactions), propagated
+ * after their parent without further interactions. */
+struct pending {
+    double x[3], p[3];
+    int pdg;
+};
+struct secondaries {
+    struct pending *list;
+    size_t n, cap;
+    bool failed; /* out of memory */
+};
+
+static void queue_secondary(struct secondaries *sec, const double x[3], const double dir[3],
+                            double p, int pdg)
+{
+    if (sec->n == sec->cap) {
+        size_t cap = sec->cap ? 2 * sec->cap : 64;
+        struct pending *n = realloc(sec->list, cap * sizeof *n);
+        if (!n) {
+            sec->failed = true;
+            return;
+        }
+        sec->list = n;
+        sec->cap = cap;
+    }
+    struct pending *e = &sec->list[sec->n++];
+    for (int k = 0; k < 3; k++) {
+        e->x[k] = x[k];
+        e->p[k] = p * dir[k];
+    }
+    e->pdg = pdg;
+}
+
+static bool sec_failed(const struct secondaries *sec)
+{
+    return sec && sec->failed;
+}
+
+static double sample_tsallis(struct trk_rng *rng, double T, double n, double ptmin);
+
 static enum trk_status push_simhit(struct trk_truth *t, uint32_t ip, uint32_t mi,
                                    const struct trk_module *m, const struct state *st)
 {
@@ -305,12 +348,77 @@ static double wrap_pi(double a)
     return a;
 }
 
-enum trk_status trk_propagate(const struct trk_detector *det, const double v[3],
-                              const double p[3], int q, double mass, uint32_t ip,
-                              struct trk_rng *rng, struct trk_truth *t)
+/* Where material was crossed: photons may convert, primary hadrons may interact.
+ * Returns true when the particle is gone (its products are queued in sec). */
+static bool interact(struct secondaries *sec, const struct state *st, int q, int pdg,
+                     double x0, struct trk_rng *rng)
 {
-    if (!det || !t || q == 0)
-        return q == 0 ? TRK_OK : TRK_ERR_INVALID_ARG;
+    if (!sec || x0 <= 0)
+        return false;
+    if (q == 0) {
+        if (trk_rng_uniform(rng) >= 1 - exp(-7.0 / 9.0 * x0))
+            return false;
+        double x = trk_rng_uniform(rng);
+        queue_secondary(sec, st->x, st->t, x * st->p, 11);
+        queue_secondary(sec, st->x, st->t, (1 - x) * st->p, -11);
+        return true;
+    }
+    int a = abs(pdg);
+    if (a == 11 || a == 13 || trk_rng_uniform(rng) >= 1 - exp(-x0 * X0_OVER_LAMBDA))
+        return false;
+    /* A nuclear interaction: a few soft charged pions, roughly isotropic. */
+    uint32_t n = 1 + trk_rng_poisson(rng, 2.0);
+    for (uint32_t i = 0; i < n; i++) {
+        double pp = fmin(sample_tsallis(rng, 0.1, 6.6, 0.02), st->p);
+        double ct = 2 * trk_rng_uniform(rng) - 1, ph = 2 * M_PI * trk_rng_uniform(rng);
+        double dir[3] = {sqrt(1 - ct * ct) * cos(ph), sqrt(1 - ct * ct) * sin(ph), ct};
+        queue_secondary(sec, st->x, dir, pp, trk_rng_uniform(rng) < 0.5 ? 211 : -211);
+    }
+    return true;
+}
+
+/* Beyond the instrumented layers (but inside the outer volume) nothing is measured:
+ * take one long step (up to 0.5 rad of turning) when the whole arc stays outside,
+ * with the passive material it crosses. Returns true when it stepped. st->p = 0
+ * marks a particle that stopped or left. */
+static bool outside_layers(const struct trk_detector *det, struct state *st, double a,
+                           struct trk_rng *rng, double mass, double *path)
+{
+    double r0 = hypot(st->x[0], st->x[1]);
+    if (r0 <= det->rmax && fabs(st->x[2]) <= det->zmax)
+        return false;
+    double h = 200.0;
+    if (fabs(a) * h > 0.5)
+        h = 0.5 / fabs(a);
+    double x1[3], t1[3];
+    helix_at(st, a, h, x1, t1);
+    double dx = x1[0] - st->x[0], dy = x1[1] - st->x[1], dd = dx * dx + dy * dy;
+    double r1 = hypot(x1[0], x1[1]), rlo = fmin(r0, r1);
+    if (dd > 0) {
+        double f = -(st->x[0] * dx + st->x[1] * dy) / dd;
+        if (f > 0 && f < 1)
+            rlo = hypot(st->x[0] + f * dx, st->x[1] + f * dy);
+    }
+    rlo -= fabs(a) * h * h / 8;
+    double zlo = fmin(st->x[2], x1[2]), zhi = fmax(st->x[2], x1[2]);
+    if (!(rlo > det->rmax || zlo > det->zmax || zhi < -det->zmax))
+        return false;
+    memcpy(st->x, x1, sizeof x1);
+    memcpy(st->t, t1, sizeof t1);
+    *path += h;
+    if (r1 > det->outer_rmax || fabs(x1[2]) > det->outer_zmax ||
+        trk_rng_uniform(rng) < h * det->outer_lambda_per_mm ||
+        !material(st, mass, h * det->outer_x0_per_mm, rng))
+        st->p = 0;
+    return true;
+}
+
+static enum trk_status propagate(const struct trk_detector *det, const double v[3],
+                                 const double p[3], int q, int pdg, uint32_t ip,
+                                 struct trk_rng *rng, struct trk_truth *t,
+                                 struct secondaries *sec)
+{
+    double mass = q ? trk_pdg_mass(pdg) : 0;
     uint32_t cand[1024];
     struct state st;
     st.p = sqrt(p[0] * p[0] + p[1] * p[1] + p[2] * p[2]);
@@ -323,8 +431,13 @@ enum trk_status trk_propagate(const struct trk_detector *det, const double v[3],
     double path = 0;
     int crossings = 0;
     uint32_t last = UINT32_MAX;
-    while (path < MAX_PATH && crossings < MAX_CROSSINGS) {
+    while (path < MAX_PATH && crossings < MAX_CROSSINGS && !sec_failed(sec)) {
         double a = -q * KAPPA * det->bfield / st.p;
+        if (q && outside_layers(det, &st, a, rng, mass, &path)) {
+            if (st.p == 0)
+                break;
+            continue;
+        }
         double h = MAX_STEP;
         if (fabs(a) * h > 0.05)
             h = 0.05 / fabs(a);
@@ -389,35 +502,73 @@ enum trk_status trk_propagate(const struct trk_detector *det, const double v[3],
             memcpy(st.t, ts, sizeof ts);
             path += sbest;
             const struct trk_module *m = &det->modules[mbest];
-            enum trk_status s = push_simhit(t, ip, mbest, m, &st);
-            if (s != TRK_OK)
-                return s;
+            if (q) {
+                enum trk_status s = push_simhit(t, ip, mbest, m, &st);
+                if (s != TRK_OK)
+                    return s;
+            }
             crossings++;
             last = mbest;
             double cosi = fabs(m->rot[6] * st.t[0] + m->rot[7] * st.t[1] + m->rot[8] * st.t[2]);
             if (cosi < 0.05)
                 cosi = 0.05;
-            if (!material(&st, mass, m->x0 / cosi, rng))
+            if (interact(sec, &st, q, pdg, m->x0 / cosi, rng))
+                break;
+            if (q && !material(&st, mass, m->x0 / cosi, rng))
                 break;
             continue;
         }
-        /* Beam pipe: scatter where the step crosses its radius. */
-        if (det->beampipe_r > 0 && (r0 - det->beampipe_r) * (r1 - det->beampipe_r) < 0) {
-            double cosi = fmax(0.05, fabs(x1[0] * t1[0] + x1[1] * t1[1]) / fmax(r1, 1e-9));
-            memcpy(st.x, x1, sizeof x1);
-            memcpy(st.t, t1, sizeof t1);
-            if (!material(&st, mass, det->beampipe_x0 / cosi, rng))
+        /* Beam pipe and passive surfaces: material where the step crosses them. */
+        double x0 = 0;
+        if (det->beampipe_r > 0 && (r0 - det->beampipe_r) * (r1 - det->beampipe_r) < 0)
+            x0 += det->beampipe_x0 /
+                  fmax(0.05, fabs(x1[0] * t1[0] + x1[1] * t1[1]) / fmax(r1, 1e-9));
+        for (int i = 0; i < det->npassive; i++) {
+            const struct trk_passive *ps = &det->passive[i];
+            if (ps->disk ? ((st.x[2] - ps->pos) * (x1[2] - ps->pos) < 0 && r1 >= ps->lo &&
+                            r1 <= ps->hi)
+                         : ((r0 - ps->pos) * (r1 - ps->pos) < 0 && x1[2] >= ps->lo &&
+                            x1[2] <= ps->hi))
+                x0 += ps->x0 / fmax(0.05, ps->disk ? fabs(t1[2])
+                                                  : fabs(x1[0] * t1[0] + x1[1] * t1[1]) /
+                                                        fmax(r1, 1e-9));
+        }
+        memcpy(st.x, x1, sizeof x1);
+        memcpy(st.t, t1, sizeof t1);
+        if (x0 > 0) {
+            if (interact(sec, &st, q, pdg, x0, rng))
                 break;
-        } else {
-            memcpy(st.x, x1, sizeof x1);
-            memcpy(st.t, t1, sizeof t1);
+            if (q && !material(&st, mass, x0, rng))
+                break;
         }
         path += h;
         last = UINT32_MAX;
-        if (r1 > det->rmax || fabs(x1[2]) > det->zmax)
-            break;
+        if (r1 > det->rmax || fabs(x1[2]) > det->zmax) {
+            /* Beyond the layers: passive material, if any, then the end of the volume. */
+            if (q == 0 || r1 > det->outer_rmax || fabs(x1[2]) > det->outer_zmax)
+                break;
+            if (trk_rng_uniform(rng) < h * det->outer_lambda_per_mm)
+                break; /* nuclear interaction: the particle is gone */
+            if (!material(&st, mass, h * det->outer_x0_per_mm, rng))
+                break;
+        }
     }
     return TRK_OK;
+}
+
+enum trk_status trk_propagate(const struct trk_detector *det, const double v[3],
+                              const double p[3], int q, double mass, uint32_t ip,
+                              struct trk_rng *rng, struct trk_truth *t)
+{
+    if (!det || !t)
+        return TRK_ERR_INVALID_ARG;
+    if (q == 0)
+        return TRK_OK;
+    /* The species only matters for interactions, which this entry point leaves out;
+     * pick the code whose mass is closest for the energy loss. */
+    int pdg = mass < 0.05 ? 11 : mass < 0.12 ? 13 : mass < 0.3 ? 211 : mass < 0.7 ? 321 : 2212;
+    (void)mass;
+    return propagate(det, v, p, q, pdg, ip, rng, t, NULL);
 }
 
 /* ---- particle generation -------------------------------------------------------------- */
@@ -489,7 +640,26 @@ struct gen_ctx {
     struct trk_rng *rng;
     int vtx;
     uint32_t nvtx_particles;
+    struct secondaries sec;
 };
+
+/* Propagates the queued secondaries (charged ones become truth particles). */
+static enum trk_status flush_secondaries(struct gen_ctx *g)
+{
+    enum trk_status st = g->sec.failed ? TRK_ERR_NO_MEMORY : TRK_OK;
+    for (size_t i = 0; i < g->sec.n && st == TRK_OK; i++) {
+        const struct pending *e = &g->sec.list[i];
+        int q = charge_of(e->pdg);
+        uint64_t pid = ((uint64_t)(g->vtx + 1) << 32) | (uint64_t)(++g->nvtx_particles);
+        uint32_t ip = (uint32_t)g->t->nparticles;
+        st = add_particle(g->t, pid, e->pdg, q, g->vtx, e->x, e->p);
+        if (st == TRK_OK)
+            st = propagate(g->det, e->x, e->p, q, e->pdg, ip, g->rng, g->t, NULL);
+    }
+    g->sec.n = 0;
+    g->sec.failed = false;
+    return st;
+}
 
 static enum trk_status emit(struct gen_ctx *g, int pdg, double pt, double eta, double phi)
 {
@@ -506,7 +676,38 @@ static enum trk_status emit(struct gen_ctx *g, int pdg, double pt, double eta, d
     if (st != TRK_OK)
         return st;
     g->t->vntracks[g->vtx]++;
-    return trk_propagate(g->det, v, p, q, trk_pdg_mass(pdg), ip, g->rng, g->t);
+    st = propagate(g->det, v, p, q, pdg, ip, g->rng, g->t,
+                   g->det->secondaries ? &g->sec : NULL);
+    return st == TRK_OK ? flush_secondaries(g) : st;
+}
+
+/* A pi0 decays at once into two photons (isotropic in its rest frame); the photons
+ * fly straight and may convert in material. */
+static enum trk_status emit_pi0(struct gen_ctx *g, double pt, double eta, double phi)
+{
+    const double m = 0.1349768;
+    double P[3] = {pt * cos(phi), pt * sin(phi), pt * sinh(eta)};
+    double pm = sqrt(P[0] * P[0] + P[1] * P[1] + P[2] * P[2]), E = sqrt(pm * pm + m * m);
+    double n[3] = {P[0] / pm, P[1] / pm, P[2] / pm}, beta = pm / E, gam = E / m;
+    double ct = 2 * trk_rng_uniform(g->rng) - 1, ph = 2 * M_PI * trk_rng_uniform(g->rng);
+    double u[3] = {sqrt(1 - ct * ct) * cos(ph), sqrt(1 - ct * ct) * sin(ph), ct};
+    double v[3];
+    for (int k = 0; k < 3; k++)
+        v[k] = g->t->vpos[3 * g->vtx + k];
+    enum trk_status st = TRK_OK;
+    for (int sgn = -1; sgn <= 1 && st == TRK_OK; sgn += 2) {
+        double k0[3], un = 0;
+        for (int k = 0; k < 3; k++) {
+            k0[k] = sgn * 0.5 * m * u[k];
+            un += k0[k] * n[k];
+        }
+        double par = gam * (un + beta * 0.5 * m);
+        double g3[3];
+        for (int k = 0; k < 3; k++)
+            g3[k] = k0[k] + (par - un) * n[k];
+        st = propagate(g->det, v, g3, 0, 22, 0, g->rng, g->t, &g->sec);
+    }
+    return st == TRK_OK ? flush_secondaries(g) : st;
 }
 
 static enum trk_status soft_particles(struct gen_ctx *g, double scale, double T)
@@ -519,6 +720,17 @@ static enum trk_status soft_particles(struct gen_ctx *g, double scale, double T)
         double eta = g->cfg->eta_max * (2 * trk_rng_uniform(g->rng) - 1);
         double phi = 2 * M_PI * trk_rng_uniform(g->rng) - M_PI;
         enum trk_status st = emit(g, pdg, pt, eta, phi);
+        if (st != TRK_OK)
+            return st;
+    }
+    /* Neutral pions, about half as many as charged particles: their photons only
+     * matter where they can convert. */
+    uint32_t n0 = g->det->secondaries ? trk_rng_poisson(g->rng, 0.5 * n) : 0;
+    for (uint32_t i = 0; i < n0; i++) {
+        double pt = sample_tsallis(g->rng, T, 6.6, g->cfg->pt_min);
+        double eta = g->cfg->eta_max * (2 * trk_rng_uniform(g->rng) - 1);
+        double phi = 2 * M_PI * trk_rng_uniform(g->rng) - M_PI;
+        enum trk_status st = emit_pi0(g, pt, eta, phi);
         if (st != TRK_OK)
             return st;
     }
@@ -578,6 +790,7 @@ enum trk_status trk_gen_truth(const struct trk_gen_config *cfg, const struct trk
         g.nvtx_particles = 0;
         st = (cfg->hard_scatter && iv == 0) ? hard_scatter(&g) : soft_particles(&g, 1.0, 0.13);
     }
+    free(g.sec.list);
     return st;
 }
 

@@ -60,6 +60,25 @@ struct trk_detector {
     double bfield;                  /* T, along +z */
     double rmax, zmax;              /* tracking volume: particles stop outside it */
     double beampipe_r, beampipe_x0; /* beam pipe radius and thickness in X0 */
+    /* Passive material beyond the instrumented layers up to outer_rmax/outer_zmax
+     * (CMS: the strip tracker around the pixels). It slows, scatters and absorbs
+     * low-pT loopers before they come back through the layers. All 0: none, and
+     * particles stop at rmax/zmax. */
+    double outer_rmax, outer_zmax;
+    double outer_x0_per_mm;         /* radiation lengths per mm of path */
+    double outer_lambda_per_mm;     /* nuclear interaction lengths per mm of path */
+    /* Passive material surfaces inside the layers (service flanges, support
+     * cylinders): a disk at z = pos covering r in [lo, hi], or a cylinder at r = pos
+     * covering z in [lo, hi], x0 radiation lengths thick at normal incidence. */
+    struct trk_passive {
+        int disk;
+        double pos, lo, hi, x0;
+    } passive[4];
+    int npassive;
+    /* Secondaries in material: photon conversions (from pi0 decays) and nuclear
+     * interactions of primary hadrons. On for CMS, whose measured occupancy needs
+     * them; off for TrackML, whose hit count primaries alone already reproduce. */
+    bool secondaries;
     size_t nmodules;
     struct trk_module *modules;     /* sorted by layer */
     size_t nlayers;
