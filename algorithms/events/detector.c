@@ -228,10 +228,13 @@ enum trk_status trk_detector_finalize(struct trk_detector *det)
                     return TRK_ERR_PARSE;
                 }
             }
-        if (!(m->hu_min > 0 && m->hu_max > 0 && m->hv > 0 && m->thickness > 0 &&
-              m->pitch_u > 0 && m->pitch_v > 0)) {
+        bool finite = isfinite(m->c[0]) && isfinite(m->c[1]) && isfinite(m->c[2]) &&
+                      fabs(m->c[0]) < 1e6 && fabs(m->c[1]) < 1e6 && fabs(m->c[2]) < 1e6 &&
+                      m->hu_min < 1e5 && m->hu_max < 1e5 && m->hv < 1e5 && m->thickness < 1e3;
+        if (!finite || !(m->hu_min > 0 && m->hu_max > 0 && m->hv > 0 && m->thickness > 0 &&
+                         m->pitch_u > 0 && m->pitch_v > 0)) {
             TRK_LOGE("%s: module %zu (volume %d layer %d module %d): sizes and pitches must "
-                     "be positive", det->source, i, m->volume_id, m->layer_id, m->module_id);
+                     "be positive and the module within 1 km of the origin", det->source, i, m->volume_id, m->layer_id, m->module_id);
             return TRK_ERR_PARSE;
         }
         struct trk_layer *L = &det->layers[m->layer];

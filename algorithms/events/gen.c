@@ -53,6 +53,8 @@ void trk_gen_config_default(struct trk_gen_config *cfg, enum trk_detector_kind k
         cfg->pileup = 200;
         cfg->beam_sigma_z = 55.0;
         cfg->eta_max = 4.0;
+        cfg->pt_min = 0.15;
+        cfg->max_turn = M_PI;
     }
 }
 
@@ -416,8 +418,9 @@ static bool outside_layers(const struct trk_detector *det, struct state *st, dou
 static enum trk_status propagate(const struct trk_detector *det, const double v[3],
                                  const double p[3], int q, int pdg, uint32_t ip,
                                  struct trk_rng *rng, struct trk_truth *t,
-                                 struct secondaries *sec)
+                                 struct secondaries *sec, double max_turn)
 {
+    double turn = 0;
     double mass = q ? trk_pdg_mass(pdg) : 0;
     uint32_t cand[1024];
     struct state st;
@@ -431,8 +434,10 @@ static enum trk_status propagate(const struct trk_detector *det, const double v[
     double path = 0;
     int crossings = 0;
     uint32_t last = UINT32_MAX;
-    while (path < MAX_PATH && crossings < MAX_CROSSINGS && !sec_failed(sec)) {
+    while (path < MAX_PATH && crossings < MAX_CROSSINGS && !sec_failed(sec) &&
+           (max_turn <= 0 || turn < max_turn)) {
         double a = -q * KAPPA * det->bfield / st.p;
+        turn = fabs(a) * path; /* a changes slowly; good enough for a cut */
         if (q && outside_layers(det, &st, a, rng, mass, &path)) {
             if (st.p == 0)
                 break;
@@ -568,7 +573,7 @@ enum trk_status trk_propagate(const struct trk_detector *det, const double v[3],
      * pick the code whose mass is closest for the energy loss. */
     int pdg = mass < 0.05 ? 11 : mass < 0.12 ? 13 : mass < 0.3 ? 211 : mass < 0.7 ? 321 : 2212;
     (void)mass;
-    return propagate(det, v, p, q, pdg, ip, rng, t, NULL);
+    return propagate(det, v, p, q, pdg, ip, rng, t, NULL, 0);
 }
 
 /* ---- particle generation -------------------------------------------------------------- */
@@ -654,7 +659,8 @@ static enum trk_status flush_secondaries(struct gen_ctx *g)
         uint32_t ip = (uint32_t)g->t->nparticles;
         st = add_particle(g->t, pid, e->pdg, q, g->vtx, e->x, e->p);
         if (st == TRK_OK)
-            st = propagate(g->det, e->x, e->p, q, e->pdg, ip, g->rng, g->t, NULL);
+            st = propagate(g->det, e->x, e->p, q, e->pdg, ip, g->rng, g->t, NULL,
+                           g->cfg->max_turn);
     }
     g->sec.n = 0;
     g->sec.failed = false;
@@ -677,7 +683,7 @@ static enum trk_status emit(struct gen_ctx *g, int pdg, double pt, double eta, d
         return st;
     g->t->vntracks[g->vtx]++;
     st = propagate(g->det, v, p, q, pdg, ip, g->rng, g->t,
-                   g->det->secondaries ? &g->sec : NULL);
+                   g->det->secondaries ? &g->sec : NULL, g->cfg->max_turn);
     return st == TRK_OK ? flush_secondaries(g) : st;
 }
 
@@ -705,7 +711,7 @@ static enum trk_status emit_pi0(struct gen_ctx *g, double pt, double eta, double
         double g3[3];
         for (int k = 0; k < 3; k++)
             g3[k] = k0[k] + (par - un) * n[k];
-        st = propagate(g->det, v, g3, 0, 22, 0, g->rng, g->t, &g->sec);
+        st = propagate(g->det, v, g3, 0, 22, 0, g->rng, g->t, &g->sec, 0);
     }
     return st == TRK_OK ? flush_secondaries(g) : st;
 }
@@ -716,7 +722,7 @@ static enum trk_status soft_particles(struct gen_ctx *g, double scale, double T)
     uint32_t n = sample_nbd(g->rng, mean, 1.5);
     for (uint32_t i = 0; i < n; i++) {
         int pdg = sample_species(g->rng);
-        double pt = sample_tsallis(g->rng, T, 6.6, g->cfg->pt_min);
+        double pt = sample_tsallis(g->rng, T, 6.6, 0.0);
         double eta = g->cfg->eta_max * (2 * trk_rng_uniform(g->rng) - 1);
         double phi = 2 * M_PI * trk_rng_uniform(g->rng) - M_PI;
         enum trk_status st = emit(g, pdg, pt, eta, phi);
@@ -727,7 +733,7 @@ static enum trk_status soft_particles(struct gen_ctx *g, double scale, double T)
      * matter where they can convert. */
     uint32_t n0 = g->det->secondaries ? trk_rng_poisson(g->rng, 0.5 * n) : 0;
     for (uint32_t i = 0; i < n0; i++) {
-        double pt = sample_tsallis(g->rng, T, 6.6, g->cfg->pt_min);
+        double pt = sample_tsallis(g->rng, T, 6.6, 0.0);
         double eta = g->cfg->eta_max * (2 * trk_rng_uniform(g->rng) - 1);
         double phi = 2 * M_PI * trk_rng_uniform(g->rng) - M_PI;
         enum trk_status st = emit_pi0(g, pt, eta, phi);

@@ -26,10 +26,15 @@ struct trk_gen_config {
     double beam_pos[3];     /* mm */
     double eta_max;         /* particles beyond are not generated */
     double pt_min;          /* GeV; softer particles are not generated */
+    double max_turn;        /* rad of transverse turning after which a particle is
+                               dropped (ACTS "loop protection"); 0: no limit */
 };
 
-/* Defaults for a detector: CMS μ=50, σz 40 mm, beam width 15 µm; TrackML μ=200,
- * σz 55 mm; |η| < 4 (TrackML) / 3.2 (CMS); pT > 50 MeV (CMS), 100 MeV (TrackML). */
+/* Defaults for a detector: CMS μ=50, σz 40 mm, beam width 15 µm, |η| < 3.2,
+ * pT > 30 MeV, loopers followed until they range out or leave; TrackML μ=200,
+ * σz 55 mm, |η| < 4, pT > 150 MeV and loop protection after half a turn, as the
+ * TrackML sample was simulated (its primaries below 150 MeV have no hits and no
+ * particle loops back). */
 void trk_gen_config_default(struct trk_gen_config *cfg, enum trk_detector_kind kind);
 
 /* One sensor crossing. */
