@@ -41,6 +41,14 @@ if [ $sanitizers = 1 ]; then
     # The CPU device only: vendor runtimes (PoCL, CUDA) are not built with TSan.
     phase "threading tests (TSan, CPU device)" env TSAN_OPTIONS=halt_on_error=1 TRK_TEST_DEVICES=cpu \
         ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
-        -R 'test_(runtime|device|basic|scan|histogram|compact|reduce|sort|components|registry)$'
+        -R '^(test_(runtime|device|basic|scan|histogram|compact|reduce|sort|components|registry)|cli_gen)$'
+    # Every parser of outside input (event files, TrackML CSV, CMS raw data) under
+    # libFuzzer for a bounded time.
+    phase "fuzz (libFuzzer + ASan/UBSan, ${TRK_FUZZ_SECONDS:-20} s per parser)" \
+        tools/scripts/fuzz.sh "${TRK_FUZZ_SECONDS:-20}"
 fi
+# The generator's speed on one core (issue: PU 50 CMS < 0.2 s, PU 200 TrackML < 1 s).
+phase "trk gen benchmark (one core)" sh -c \
+    'build-test/bin/trk gen -d cms -n 10 -j 1 -q -o build-test/bench-cms.trkev &&
+     build-test/bin/trk gen -d trackml -n 3 -j 1 -q -o build-test/bench-trackml.trkev'
 echo "all phases passed"
