@@ -27,6 +27,8 @@
  *   hit_pos          FP32   [H,3]  measured position (smeared, on the module plane)
  *   hit_module       UINT32 [H]    module index (volume/layer/module ids via the detector)
  *   hit_vlm          INT32  [H,3]  volume_id, layer_id, module_id (as in hits.csv)
+ *   hit_id           UINT64 [H]    TrackML hit_id, only when the ids are not 1..H in
+ *                                  file order (the reference subsets); trk/trackml_csv.h
  *   hit_particle     INT32  [H]    index into particle_*, -1 for noise
  *   hit_weight       FP32   [H]    TrackML scoring weight (0 for noise)
  *   hit_truth_pos    FP32   [H,3]  true position (truth.csv tx,ty,tz)
