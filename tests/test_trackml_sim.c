@@ -427,20 +427,6 @@ static void mk_simhit(struct trk_truth *t, const struct trk_detector *d, uint32_
     h->local[1] = (float)v;
 }
 
-static void free_truth(struct trk_truth *t)
-{
-    free(t->pid);
-    free(t->pdg);
-    free(t->q);
-    free(t->vertex);
-    free(t->v);
-    free(t->p);
-    free(t->vpos);
-    free(t->vntracks);
-    free(t->simhits);
-    memset(t, 0, sizeof *t);
-}
-
 /* Checks every hit: on its module's plane (1 µm; the issue asks 10), inside its
  * bounds (1 µm), ids matching, cells on the module grid and naming hits in order.
  * Returns the largest distance from the plane. */
@@ -600,7 +586,7 @@ static void test_digitize_handmade(void **state)
     trk_event_fini(&ev3);
     trk_event_fini(&ev2);
     trk_event_fini(&ev);
-    free_truth(&t);
+    trk_truth_fini(&t);
     trk_detector_free(d);
 }
 
@@ -693,7 +679,7 @@ static void test_digitize_resolution(void **state)
             assert_true(fabs(mean) < 0.2 * ru);
         }
         trk_event_fini(&ev);
-        free_truth(&t);
+        trk_truth_fini(&t);
     }
     trk_detector_free(d);
 }

@@ -75,15 +75,6 @@ bool trk_module_inside(const struct trk_module *m, double u, double v, double to
 
 #define TWO_PI 6.283185307179586
 
-static double wrap_pi(double a)
-{
-    while (a > M_PI)
-        a -= TWO_PI;
-    while (a < -M_PI)
-        a += TWO_PI;
-    return a;
-}
-
 /* Ranges of r, z and phi (relative to the centre's phi) over points of the module's
  * volume: a 5×5 grid on each face, which also catches the point nearest the axis on
  * flat barrel sensors. */
@@ -111,7 +102,7 @@ static void module_range(const struct trk_module *m, struct mod_range *r)
                 r->rmax = fmax(r->rmax, rr);
                 r->zmin = fmin(r->zmin, g[2]);
                 r->zmax = fmax(r->zmax, g[2]);
-                double dp = wrap_pi(atan2(g[1], g[0]) - r->phic);
+                double dp = trk_wrap_pi(atan2(g[1], g[0]) - r->phic);
                 r->dphi_lo = fmin(r->dphi_lo, dp);
                 r->dphi_hi = fmax(r->dphi_hi, dp);
             }

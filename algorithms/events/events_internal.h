@@ -2,10 +2,21 @@
 #ifndef TRK_EVENTS_INTERNAL_H
 #define TRK_EVENTS_INTERNAL_H
 
+#include <math.h>
 #include <stddef.h>
 #include <stdint.h>
 
 #include "trk/detector.h"
+
+/* a folded into [-pi, pi]. */
+static inline double trk_wrap_pi(double a)
+{
+    while (a > M_PI)
+        a -= 2 * M_PI;
+    while (a < -M_PI)
+        a += 2 * M_PI;
+    return a;
+}
 
 /* Modules of layer L whose navigation cells touch phi in [phi_lo, phi_hi] (may run
  * past ±pi) and b (z for barrels, r for disks) in [b_lo, b_hi]. Appends each such

@@ -98,17 +98,19 @@ void trk_truth_clear(struct trk_truth *t)
     t->nparticles = t->nvertices = t->nsimhits = 0;
 }
 
-static int grow(void **p, size_t *cap, size_t need, size_t elem)
+/* Grows each of n arrays (pointer, element size) to hold `need` rows; all share one
+ * capacity, updated only when every realloc succeeded (the old blocks stay valid). */
+static int grow_columns(size_t *cap, size_t need, void **ptrs[], const size_t *elem, int n)
 {
     if (need <= *cap)
         return 0;
-    size_t c = *cap ? *cap : 64;
-    while (c < need)
-        c *= 2;
-    void *n = realloc(*p, c * elem);
-    if (!n)
-        return -1;
-    *p = n;
+    size_t c = *cap ? 2 * *cap : 64;
+    for (int i = 0; i < n; i++) {
+        void *q = realloc(*ptrs[i], c * elem[i]);
+        if (!q)
+            return -1;
+        *ptrs[i] = q;
+    }
     *cap = c;
     return 0;
 }
@@ -116,26 +118,12 @@ static int grow(void **p, size_t *cap, size_t need, size_t elem)
 static enum trk_status add_particle(struct trk_truth *t, uint64_t pid, int pdg, int q, int vtx,
                                     const double v[3], const double p[3])
 {
-    size_t n = t->nparticles + 1, c = t->cap_particles;
-    size_t c1 = c;
-    if (grow((void **)&t->pid, &c1, n, sizeof *t->pid))
+    void **ptrs[] = {(void **)&t->pid, (void **)&t->pdg, (void **)&t->q,
+                     (void **)&t->vertex, (void **)&t->v, (void **)&t->p};
+    const size_t elem[] = {sizeof *t->pid, sizeof *t->pdg, sizeof *t->q, sizeof *t->vertex,
+                           3 * sizeof *t->v, 3 * sizeof *t->p};
+    if (grow_columns(&t->cap_particles, t->nparticles + 1, ptrs, elem, 6))
         return TRK_ERR_NO_MEMORY;
-    c1 = c;
-    if (grow((void **)&t->pdg, &c1, n, sizeof *t->pdg))
-        return TRK_ERR_NO_MEMORY;
-    c1 = c;
-    if (grow((void **)&t->q, &c1, n, sizeof *t->q))
-        return TRK_ERR_NO_MEMORY;
-    c1 = c;
-    if (grow((void **)&t->vertex, &c1, n, sizeof *t->vertex))
-        return TRK_ERR_NO_MEMORY;
-    c1 = c;
-    if (grow((void **)&t->v, &c1, n, 3 * sizeof *t->v))
-        return TRK_ERR_NO_MEMORY;
-    c1 = c;
-    if (grow((void **)&t->p, &c1, n, 3 * sizeof *t->p))
-        return TRK_ERR_NO_MEMORY;
-    t->cap_particles = c1;
     size_t i = t->nparticles++;
     t->pid[i] = pid;
     t->pdg[i] = pdg;
@@ -150,13 +138,10 @@ static enum trk_status add_particle(struct trk_truth *t, uint64_t pid, int pdg, 
 
 static enum trk_status add_vertex(struct trk_truth *t, const double pos[3])
 {
-    size_t n = t->nvertices + 1, c = t->cap_vertices, c1 = c;
-    if (grow((void **)&t->vpos, &c1, n, 3 * sizeof *t->vpos))
+    void **ptrs[] = {(void **)&t->vpos, (void **)&t->vntracks};
+    const size_t elem[] = {3 * sizeof *t->vpos, sizeof *t->vntracks};
+    if (grow_columns(&t->cap_vertices, t->nvertices + 1, ptrs, elem, 2))
         return TRK_ERR_NO_MEMORY;
-    c1 = c;
-    if (grow((void **)&t->vntracks, &c1, n, sizeof *t->vntracks))
-        return TRK_ERR_NO_MEMORY;
-    t->cap_vertices = c1;
     size_t i = t->nvertices++;
     for (int k = 0; k < 3; k++)
         t->vpos[3 * i + k] = (float)pos[k];
@@ -323,7 +308,9 @@ static double sample_tsallis(struct trk_rng *rng, double T, double n, double ptm
 static enum trk_status push_simhit(struct trk_truth *t, uint32_t ip, uint32_t mi,
                                    const struct trk_module *m, const struct state *st)
 {
-    if (grow((void **)&t->simhits, &t->cap_simhits, t->nsimhits + 1, sizeof *t->simhits))
+    void **ptrs[] = {(void **)&t->simhits};
+    const size_t elem[] = {sizeof *t->simhits};
+    if (grow_columns(&t->cap_simhits, t->nsimhits + 1, ptrs, elem, 1))
         return TRK_ERR_NO_MEMORY;
     struct trk_simhit *h = &t->simhits[t->nsimhits++];
     double l[3];
@@ -339,15 +326,6 @@ static enum trk_status push_simhit(struct trk_truth *t, uint32_t ip, uint32_t mi
     h->local[0] = (float)l[0];
     h->local[1] = (float)l[1];
     return TRK_OK;
-}
-
-static double wrap_pi(double a)
-{
-    while (a > M_PI)
-        a -= 2 * M_PI;
-    while (a < -M_PI)
-        a += 2 * M_PI;
-    return a;
 }
 
 /* Where material was crossed: photons may convert, primary hadrons may interact.
@@ -379,6 +357,21 @@ static bool interact(struct secondaries *sec, const struct state *st, int q, int
     return true;
 }
 
+/* Lower bound on the transverse radius along the helix arc from st to x1 (path h,
+ * turning rate a): the chord's closest approach to the axis minus the sagitta
+ * a·h²/8, the most the arc strays from its chord. */
+static double arc_rmin(const struct state *st, const double x1[3], double a, double h)
+{
+    double dx = x1[0] - st->x[0], dy = x1[1] - st->x[1], dd = dx * dx + dy * dy;
+    double rlo = fmin(hypot(st->x[0], st->x[1]), hypot(x1[0], x1[1]));
+    if (dd > 0) {
+        double f = -(st->x[0] * dx + st->x[1] * dy) / dd;
+        if (f > 0 && f < 1)
+            rlo = hypot(st->x[0] + f * dx, st->x[1] + f * dy);
+    }
+    return rlo - fabs(a) * h * h / 8;
+}
+
 /* Beyond the instrumented layers (but inside the outer volume) nothing is measured:
  * take one long step (up to 0.5 rad of turning) when the whole arc stays outside,
  * with the passive material it crosses. Returns true when it stepped. st->p = 0
@@ -394,14 +387,7 @@ static bool outside_layers(const struct trk_detector *det, struct state *st, dou
         h = 0.5 / fabs(a);
     double x1[3], t1[3];
     helix_at(st, a, h, x1, t1);
-    double dx = x1[0] - st->x[0], dy = x1[1] - st->x[1], dd = dx * dx + dy * dy;
-    double r1 = hypot(x1[0], x1[1]), rlo = fmin(r0, r1);
-    if (dd > 0) {
-        double f = -(st->x[0] * dx + st->x[1] * dy) / dd;
-        if (f > 0 && f < 1)
-            rlo = hypot(st->x[0] + f * dx, st->x[1] + f * dy);
-    }
-    rlo -= fabs(a) * h * h / 8;
+    double r1 = hypot(x1[0], x1[1]), rlo = arc_rmin(st, x1, a, h);
     double zlo = fmin(st->x[2], x1[2]), zhi = fmax(st->x[2], x1[2]);
     if (!(rlo > det->rmax || zlo > det->zmax || zhi < -det->zmax))
         return false;
@@ -449,21 +435,12 @@ static enum trk_status propagate(const struct trk_detector *det, const double v[
         double x1[3], t1[3];
         helix_at(&st, a, h, x1, t1);
         double r0 = hypot(st.x[0], st.x[1]), r1 = hypot(x1[0], x1[1]);
-        /* The arc stays within its sagitta (a·h²/8) of the chord; the chord's closest
-         * approach to the axis bounds r from below. */
-        double dx = x1[0] - st.x[0], dy = x1[1] - st.x[1], dd = dx * dx + dy * dy;
-        double rlo = fmin(r0, r1);
-        if (dd > 0) {
-            double f = -(st.x[0] * dx + st.x[1] * dy) / dd;
-            if (f > 0 && f < 1)
-                rlo = hypot(st.x[0] + f * dx, st.x[1] + f * dy);
-        }
         double sag = fabs(a) * h * h / 8 + 1e-6;
-        rlo -= sag;
+        double rlo = arc_rmin(&st, x1, a, h) - 1e-6;
         double rhi = fmax(r0, r1) + sag;
         double zlo = fmin(st.x[2], x1[2]), zhi = fmax(st.x[2], x1[2]);
         double phi0 = atan2(st.x[1], st.x[0]);
-        double dphi = wrap_pi(atan2(x1[1], x1[0]) - phi0);
+        double dphi = trk_wrap_pi(atan2(x1[1], x1[0]) - phi0);
         /* Near the axis a short chord can sweep a wide angle. */
         double pmarg = rlo > 1 ? sag / rlo + 1e-4 : M_PI;
         if (rlo <= 1)
@@ -572,7 +549,6 @@ enum trk_status trk_propagate(const struct trk_detector *det, const double v[3],
     /* The species only matters for interactions, which this entry point leaves out;
      * pick the code whose mass is closest for the energy loss. */
     int pdg = mass < 0.05 ? 11 : mass < 0.12 ? 13 : mass < 0.3 ? 211 : mass < 0.7 ? 321 : 2212;
-    (void)mass;
     return propagate(det, v, p, q, pdg, ip, rng, t, NULL, 0);
 }
 

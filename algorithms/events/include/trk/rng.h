@@ -88,9 +88,8 @@ static inline uint32_t trk_rng_poisson(struct trk_rng *r, double mu)
  * to keep the tail finite. */
 static inline double trk_rng_landau(struct trk_rng *r)
 {
-    /* Moyal: x = -2 ln(-ln?) ... sampled via x = -2*ln(sqrt(2)*|erfc^-1|) is awkward;
-     * use the inverse of the Moyal CDF through a chi-square(1) variate:
-     * if g ~ N(0,1), then x = -ln(g^2) follows the Moyal distribution. */
+    /* If g ~ N(0,1), g^2 is chi-square(1) and x = -ln(g^2) follows the Moyal density
+     * exp(-(x + e^-x)/2) / sqrt(2 pi). */
     double g = trk_rng_gauss(r);
     double x = -log(g * g + 1e-300);
     return x > 30 ? 30 : x;
