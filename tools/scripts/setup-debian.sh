@@ -10,7 +10,9 @@ fi
 PKGS="build-essential cmake ninja-build pkg-config git ca-certificates
       libcmocka-dev libconfig-dev libopenblas-dev zlib1g-dev libzstd-dev libcairo2-dev
       clang ocl-icd-opencl-dev pocl-opencl-icd clinfo
-      hipcc libamdhip64-dev"
+      hipcc libamdhip64-dev
+      libmicrohttpd-dev libgrpc-dev protobuf-c-compiler libprotobuf-c-dev
+      libcurl4-openssl-dev libjansson-dev curl openssl python3-venv"
 # nvcc is not a Debian package: install NVIDIA's CUDA toolkit for the CUDA module
 # (CMake finds it on PATH or in /usr/local/cuda).
 if [ "${TRK_SETUP_SKIP_UPDATE:-0}" != 1 ]; then
