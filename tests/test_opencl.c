@@ -163,10 +163,18 @@ static void test_no_platform_gives_reason(void **state)
     (void)state;
     /* A child process: the loader reads its vendor list once per process. */
     char *argv[] = {"/proc/self/exe", "--child-no-platform", NULL};
+    /* The Khronos loader (CUDA's libOpenCL) also loads every ICD in OCL_ICD_FILENAMES,
+     * which NVIDIA's images set: the child gets neither list. */
+    const char *files = getenv("OCL_ICD_FILENAMES");
+    char *saved = files ? strdup(files) : NULL;
+    unsetenv("OCL_ICD_FILENAMES");
     setenv("OCL_ICD_VENDORS", "/nonexistent-trk-test-vendors", 1);
     pid_t pid;
     int err = posix_spawn(&pid, "/proc/self/exe", NULL, NULL, argv, environ);
     unsetenv("OCL_ICD_VENDORS");
+    if (saved)
+        setenv("OCL_ICD_FILENAMES", saved, 1);
+    free(saved);
     assert_int_equal(err, 0);
     int status = 0;
     for (int waited_ms = 0; waitpid(pid, &status, WNOHANG) == 0; waited_ms += 50) {

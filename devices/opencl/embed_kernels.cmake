@@ -3,7 +3,8 @@
 # Each text becomes a NUL-terminated byte array (hex, so no escaping rules apply and
 # no compiler limit on string literals), listed with its "<part>/<file>" name and the
 # kernels it defines (the names after TRK_KERNEL( at the start of a line), so the
-# module can build one program per file and map kernel ids to programs.
+# module can build one program per file and map kernel ids to programs. Each kernel
+# head is rewritten to plain OpenCL C on the way (see below).
 cmake_minimum_required(VERSION 3.22)
 
 function(embed_bytes var file)
@@ -33,7 +34,16 @@ foreach(src IN LISTS SOURCES)
     string(REGEX REPLACE "^\nTRK_KERNEL\\([ \t\r\n]*" "" n "${n}")
     string(APPEND kernels " ${n}")
   endforeach()
-  embed_bytes(bytes "${src}")
+  # OpenCL C 1.2 has no variadic macros (s6.9.e; NVIDIA's compiler rejects them, PoCL
+  # lets them pass), so the dialect cannot define TRK_KERNEL(name, ...) for OpenCL:
+  # each kernel head "TRK_KERNEL(name," is rewritten to "__kernel void name(" here,
+  # whose closing parenthesis then ends the parameter list. Line numbers are kept.
+  string(REGEX REPLACE "\nTRK_KERNEL\\(([ \t\r\n]*)([A-Za-z_][A-Za-z_0-9]*)([ \t\r\n]*),"
+                       "\n__kernel void\\1 \\2\\3(" text "\n${text}")
+  string(SUBSTRING "${text}" 1 -1 text)
+  file(WRITE "${OUT}.kc.tmp" "${text}")
+  embed_bytes(bytes "${OUT}.kc.tmp")
+  file(REMOVE "${OUT}.kc.tmp")
   string(APPEND out "static const unsigned char ocl_source_bytes_${i}[] = {\n${bytes}};\n")
   string(APPEND table "    {\"${part}/${file}\", (const char *)ocl_source_bytes_${i},\n"
                       "     sizeof ocl_source_bytes_${i} - 1, \"${kernels} \"},\n")

@@ -60,7 +60,7 @@ struct ocl_source {
     "i##_end_ = trk_ocl_chunk_((n), TRK_GLOBAL_ID + 1u); i < i##_end_; ++i)\n"
 /* Appended to a source by the test hook TRK_OPENCL_TEST_BROKEN_SOURCE=<file>. */
 #define BROKEN_SUFFIX                                                                  \
-    "\nTRK_KERNEL(trk_opencl_test_broken_, TRK_GLOBAL uint32_t *x)\n"                  \
+    "\n__kernel void trk_opencl_test_broken_(TRK_GLOBAL uint32_t *x)\n"                \
     "{ x[0] = trk_undeclared_on_purpose_; }\n"
 
 enum prog_state { PROG_UNBUILT = 0, PROG_READY, PROG_BROKEN };

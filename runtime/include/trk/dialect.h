@@ -9,7 +9,8 @@
  *                         pointer; each block runs on ONE thread (block size 1).
  *
  * Vocabulary (every target):
- *   TRK_KERNEL(name, params...)      define a kernel listed in kernels.def
+ *   TRK_KERNEL(name, params...)      define a kernel listed in kernels.def (at the
+ *                                    start of a line: see the OpenCL branch)
  *   TRK_DEVFN                        qualifier of a helper function
  *   TRK_GLOBAL                       address space of buffer pointers
  *   TRK_SHARED_PTR                   address space of pointers to block-shared arrays
@@ -46,7 +47,9 @@ typedef long int64_t;
 #define INT32_MAX 0x7fffffff
 #define INT32_MIN (-INT32_MAX - 1)
 
-#define TRK_KERNEL(name, ...) __kernel void name(__VA_ARGS__)
+/* No TRK_KERNEL here: OpenCL C 1.2 has no variadic macros (NVIDIA's compiler rejects
+ * them), so devices/opencl/embed_kernels.cmake rewrites each "TRK_KERNEL(name," that
+ * starts a line of a .kc file to "__kernel void name(". */
 /* Inlined by the front end: PoCL 3.1 miscompiles helpers that contain barriers when
  * it inlines them itself (wrong rows in dense_layernorm_f32 at random, seen here). */
 #define TRK_DEVFN static inline __attribute__((always_inline))
