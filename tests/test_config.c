@@ -134,7 +134,7 @@ static void test_examples_round_trip(void **state)
          "\"TYPE_FP32\",\"dims\":[1024],\"label_filename\":\"\",\"is_shape_tensor\":false,"
          "\"is_non_linear_format_io\":false}],\"batch_input\":[],\"batch_output\":[],"
          "\"dynamic_batching\":{\"preferred_batch_size\":[64,128],"
-         "\"max_queue_delay_microseconds\":200,\"preserve_ordering\":false,\"priority_levels\":0,"
+         "\"max_queue_delay_microseconds\":2000,\"preserve_ordering\":false,\"priority_levels\":0,"
          "\"default_priority_level\":0,\"default_queue_policy\":{\"timeout_action\":\"REJECT\","
          "\"default_timeout_microseconds\":0,\"allow_timeout_override\":true,"
          "\"max_queue_size\":0},\"priority_queue_policy\":{}},\"instance_group\":[{\"name\":"

@@ -36,12 +36,15 @@ if [ $sanitizers = 1 ]; then
     phase "tests (ASan+UBSan)" env ASAN_OPTIONS=detect_leaks=1 \
         LSAN_OPTIONS=suppressions="$root/devices/opencl/lsan.supp" \
         UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
+        TRK_INTEROP_VENV="$root/build-test/interop-venv" \
         ctest --test-dir build-asan --output-on-failure -j "$jobs"
     phase "build (TSan)" build build-tsan -DCMAKE_BUILD_TYPE=Debug -DTRK_SANITIZE=thread
-    # The CPU device only: vendor runtimes (PoCL, CUDA) are not built with TSan.
-    phase "threading tests (TSan, CPU device)" env TSAN_OPTIONS=halt_on_error=1 TRK_TEST_DEVICES=cpu \
+    # The CPU device only: vendor runtimes (PoCL, CUDA) are not built with TSan; gRPC's
+    # C core is not either (tests/tsan.supp names its libraries).
+    phase "threading tests (TSan, CPU device)" env \
+        TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" TRK_TEST_DEVICES=cpu \
         ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
-        -R '^(test_(runtime|device|basic|scan|histogram|compact|reduce|sort|components|registry)|cli_gen)$'
+        -R '^(test_(runtime|device|basic|scan|histogram|compact|reduce|sort|components|registry|server|builtin_models|http|grpc|client)|cli_(gen|serve))$'
     # Every parser of outside input (event files, TrackML CSV, CMS raw data) under
     # libFuzzer for a bounded time.
     phase "fuzz (libFuzzer + ASan/UBSan, ${TRK_FUZZ_SECONDS:-20} s per parser)" \

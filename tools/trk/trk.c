@@ -5,6 +5,9 @@
 
 #include "trk_tool.h"
 
+int trk_cmd_infer(int argc, char **argv); /* infer.c */
+int trk_cmd_perf(int argc, char **argv);  /* perf.c */
+
 static void usage(FILE *out)
 {
     fprintf(out,
@@ -15,6 +18,8 @@ static void usage(FILE *out)
             "  bench primitives   throughput of the parallel primitives on one device\n"
             "  gen                generate simulated events (CMS raw data or TrackML hits)\n"
             "  score              score tracks/vertices against truth (TrackML score, efficiency)\n"
+            "  infer              send one inference request to a server (or in-process)\n"
+            "  perf               throughput and latency of a served model (like perf_analyzer)\n"
             "  version            print the version\n"
             "\n"
             "Run 'trk COMMAND --help' for a command's options.\n"
@@ -63,6 +68,10 @@ int main(int argc, char **argv)
         return trk_cmd_gen(argc - i, argv + i);
     if (!strcmp(cmd, "score"))
         return trk_cmd_score(argc - i, argv + i);
+    if (!strcmp(cmd, "infer"))
+        return trk_cmd_infer(argc - i, argv + i);
+    if (!strcmp(cmd, "perf"))
+        return trk_cmd_perf(argc - i, argv + i);
     if (!strcmp(cmd, "version")) {
         printf("trk %s\n", TRK_VERSION_STRING);
         return 0;

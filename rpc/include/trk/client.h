@@ -101,19 +101,59 @@ void trk_client_free(struct trk_client *c); /* NULL-safe; no call may be in flig
 /* Synchronous inference: picks the least-loaded live server (round robin among equals);
  * when the transport fails (server died, connection reset) it retries the SAME request
  * on another server, so each request is answered exactly once or fails after every
- * server was tried. Thread-safe (any number of threads). */
+ * server was tried. Thread-safe (any number of threads). result is overwritten (fini a
+ * previous result first); returns result->status (TRK_OK only when the model ran). */
 enum trk_status trk_client_infer(struct trk_client *c, const struct trk_client_request *req,
                                  struct trk_client_result *result);
 
 /* Asynchronous: the callback runs on a client thread once the result is there; the
- * request's inputs must stay alive until then. The client keeps at most `concurrency`
- * calls in flight (trk_client_set_concurrency; default 1) and queues the rest. */
+ * request's inputs must stay alive until then (the request struct, names and arrays are
+ * copied). The client keeps at most `concurrency` calls in flight
+ * (trk_client_set_concurrency; default 1) and queues the rest. The result is fini'd after
+ * the callback returns: to keep the outputs, take them (set outputs NULL, noutputs 0).
+ * Returns TRK_ERR_INVALID_ARG / TRK_ERR_NO_MEMORY without calling back. */
 typedef void (*trk_client_done_fn)(struct trk_client_result *result, void *user);
 enum trk_status trk_client_infer_async(struct trk_client *c, const struct trk_client_request *req,
                                        trk_client_done_fn done, void *user);
+/* Sets the async pool size (1..65536); waits for the async calls already queued first.
+ * Call it from one thread, not from a callback. */
 enum trk_status trk_client_set_concurrency(struct trk_client *c, uint32_t concurrency);
-/* Waits until every async call has called back. */
+/* Waits until every async call has called back. Not from a callback. */
 void trk_client_wait(struct trk_client *c);
+
+/* Model metadata (Triton's JSON) from the first server that answers (failover as for
+ * infer). *json is malloc'd; the caller frees it. On failure err says why and the status
+ * is the server's (TRK_ERR_NOT_FOUND for an unknown model) or the transport's.
+ * Thread-safe; blocks. */
+enum trk_status trk_client_model_metadata(struct trk_client *c, const char *model,
+                                          int64_t version, char **json, char *err,
+                                          size_t errlen);
+
+/* ---- request inputs from model metadata (trk infer, trk perf) ------------------------ */
+
+/* Input tensors for every input of a model (except those named in skip[], which the
+ * caller supplies), from its metadata JSON, perf_analyzer's way:
+ * shapes[] are "NAME:d1,d2,..." and give the extents of an input's -1 dims, either all
+ * dims, or all but a leading -1 batch dim; a leading -1 not given becomes `batch` (>= 1);
+ * any other -1 without a shape is an error naming the input and the flag. Data: zeros,
+ * or (random) uniform [0,1) floats, [0,100) integers, random bools, and for BYTES short
+ * decimal strings, from `seed`. On success *out is a heap array of *n owned tensors
+ * (free with trk_client_tensors_free). TRK_ERR_PARSE for bad JSON, TRK_ERR_INVALID_ARG
+ * with err for a shape problem. Thread-safe. */
+enum trk_status trk_client_inputs_from_metadata(const char *metadata_json, uint32_t nshapes,
+                                                const char *const *shapes, uint32_t batch,
+                                                bool random, uint64_t seed,
+                                                const char *const *skip, uint32_t nskip,
+                                                struct trk_tensor ***out, uint32_t *n,
+                                                char *err, size_t errlen);
+
+/* Fills an allocated tensor with the data above (random or zeros); for BYTES it
+ * replaces t's data (t must own it or have none). Returns TRK_ERR_NO_MEMORY or
+ * TRK_ERR_INVALID_ARG (bad shape). */
+enum trk_status trk_client_tensor_fill(struct trk_tensor *t, bool random, uint64_t *seed);
+
+/* Frees n tensors and the array. NULL-safe. */
+void trk_client_tensors_free(struct trk_tensor **t, uint32_t n);
 
 #ifdef __cplusplus
 }

@@ -33,8 +33,9 @@ struct trk_listen_options {
 
 struct trk_http_options {
     struct trk_listen_options listen;  /* default port 8000 is set by trkserve, not here */
-    uint64_t max_body_bytes;           /* 413 above (a model's max_request_bytes wins when
-                                          smaller); 0: 256 MiB */
+    uint64_t max_body_bytes;           /* 413 above, for models that set no
+                                          max_request_bytes (a model's own limit replaces
+                                          it, larger or smaller); 0: 256 MiB */
     uint32_t connection_timeout_s;     /* idle/slow client timeout; 0: 60 s */
     uint32_t max_connections;          /* 0: 4096 */
 };
