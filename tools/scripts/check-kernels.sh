@@ -6,7 +6,10 @@ set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 build=${1:-$root/build}
 tmp=$(mktemp -d); trap 'rm -rf "$tmp"' EXIT
-{ cat "$root/runtime/include/trk/dialect.h"; for k in "$root"/algorithms/*/kernels/*.kc; do cat "$k"; done; } > "$tmp/all.cl"
+# OpenCL C has no variadic macros, so (as devices/opencl/embed_kernels.cmake does) each
+# line-initial kernel head "TRK_KERNEL(name," becomes "__kernel void name(".
+{ cat "$root/runtime/include/trk/dialect.h"; for k in "$root"/algorithms/*/kernels/*.kc; do cat "$k"; done; } |
+    sed 's/^TRK_KERNEL(\([ \t]*\)\([A-Za-z_][A-Za-z_0-9]*\)\([ \t]*\),/__kernel void\1 \2\3(/' > "$tmp/all.cl"
 if command -v clang >/dev/null 2>&1; then
     clang -x cl -cl-std=CL1.2 -Xclang -finclude-default-header -fsyntax-only -Werror -Wall \
         -Wno-unused-function "$tmp/all.cl"
