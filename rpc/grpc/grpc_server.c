@@ -28,12 +28,13 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "grpc_convert.h"
 #include "trk/frontend.h"
 #include "trk/log.h"
 
-#define GRPC_DEFAULT_THREADS 2
+#define GRPC_DEFAULT_THREADS 2 /* at least; one per CPU up to 8 */
 #define GRPC_PENDING_ACCEPTS 4 /* calls requested from the core ahead of time */
 #define SERVICE "/inference.GRPCInferenceService/"
 
@@ -1097,7 +1098,13 @@ enum trk_status trk_grpc_start(struct trk_server *s, const struct trk_grpc_optio
     g->port = (uint16_t)port;
     grpc_server_start(g->server);
 
-    g->nthreads = opt->listen.threads ? opt->listen.threads : GRPC_DEFAULT_THREADS;
+    g->nthreads = opt->listen.threads;
+    if (g->nthreads == 0) { /* as the HTTP front end: one per CPU, 2 to 8 */
+        long ncpu = sysconf(_SC_NPROCESSORS_ONLN);
+        g->nthreads = ncpu < GRPC_DEFAULT_THREADS ? GRPC_DEFAULT_THREADS
+                      : ncpu > 8                  ? 8
+                                                  : (uint32_t)ncpu;
+    }
     g->threads = calloc(g->nthreads, sizeof(*g->threads));
     if (!g->threads) {
         st = TRK_ERR_NO_MEMORY;
