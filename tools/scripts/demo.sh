@@ -4,7 +4,7 @@
 # it requests from several client threads over HTTP and gRPC with `trk perf`, next to the
 # same model run in-process — the direct-vs-service comparison of the "tracking as a
 # service" papers. Until the Patatrack model lands the model is `gemm`, a dense layer
-# stack standing in for real compute (about 20 ms per request on one core here).
+# stack standing in for real compute (40 rows per request: 10-15 ms on a 2-core machine).
 # Extra arguments go to every `trk perf` run (e.g. -p 1000 for shorter windows).
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
@@ -36,10 +36,9 @@ grep "^trkserve:" "$log"
 http=$(sed -n 's/^trkserve: HTTP on \([0-9.]*:[0-9]*\).*/\1/p' "$log")
 grpc=$(sed -n 's/^trkserve:.*gRPC on \([0-9.]*:[0-9]*\).*/\1/p' "$log")
 
-# 40 rows of 1024 features per request: about 20 ms of gemm on one core.
 for proto in http grpc; do
     url=$http; [ "$proto" = grpc ] && url=$grpc
-    echo "demo: gemm over $proto at concurrency 1, 2, 4, beside the same model in-process"
+    echo "demo: gemm over $proto at concurrency 1 to 4, beside the same model in-process"
     build/bin/trk perf -m gemm -u "$url" -i "$proto" -b 40 --concurrency-range 1:4:1 \
         --in-process "$repo" --compare-in-process -f "build/demo-perf-$proto.csv" "$@"
 done
