@@ -128,6 +128,28 @@ enum trk_status trk_tensor_alloc(const char *name, enum trk_dtype dt, uint32_t n
     return TRK_OK;
 }
 
+enum trk_status trk_tensor_alloc_bytes(const char *name, enum trk_dtype dt, uint32_t ndim,
+                                       const int64_t *shape, size_t nbytes,
+                                       struct trk_tensor **out)
+{
+    if (!out)
+        return TRK_ERR_INVALID_ARG;
+    *out = NULL;
+    struct trk_tensor *t;
+    enum trk_status st = tensor_new(name, dt, ndim, shape, &t);
+    if (st != TRK_OK)
+        return st;
+    t->data = malloc(nbytes ? nbytes : 1);
+    if (!t->data) {
+        free(t);
+        return TRK_ERR_NO_MEMORY;
+    }
+    t->nbytes = nbytes;
+    t->owns_data = true;
+    *out = t;
+    return TRK_OK;
+}
+
 enum trk_status trk_tensor_wrap(const char *name, enum trk_dtype dt, uint32_t ndim,
                                 const int64_t *shape, void *data, size_t nbytes,
                                 struct trk_tensor **out)

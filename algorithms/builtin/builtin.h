@@ -19,9 +19,4 @@ static inline uint64_t builtin_now_ns(void)
     return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
 }
 
-/* A heap tensor owning `nbytes` of uninitialised data (any dtype, BYTES included), free
- * with trk_tensor_free. Returns NULL when out of memory. */
-struct trk_tensor *builtin_tensor_new(const char *name, enum trk_dtype dt, uint32_t ndim,
-                                      const int64_t *shape, size_t nbytes);
-
 #endif

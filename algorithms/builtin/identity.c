@@ -15,29 +15,6 @@ struct identity_state {
     int64_t delay_us;
 };
 
-struct trk_tensor *builtin_tensor_new(const char *name, enum trk_dtype dt, uint32_t ndim,
-                                      const int64_t *shape, size_t nbytes)
-{
-    if (ndim > TRK_TENSOR_MAX_DIMS)
-        return NULL;
-    struct trk_tensor *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->data = malloc(nbytes ? nbytes : 1);
-    if (!t->data) {
-        free(t);
-        return NULL;
-    }
-    snprintf(t->name, sizeof t->name, "%s", name ? name : "");
-    t->dtype = dt;
-    t->ndim = ndim;
-    if (ndim)
-        memcpy(t->shape, shape, ndim * sizeof *shape);
-    t->nbytes = nbytes;
-    t->owns_data = true;
-    return t;
-}
-
 static enum trk_status identity_check(const struct trk_model_config *cfg, char *err,
                                       size_t errlen)
 {
@@ -114,9 +91,10 @@ static enum trk_status identity_execute(void *state, const struct trk_tensor *co
         const struct trk_tensor *in = inputs[i];
         if (!in) { /* an omitted optional input gives an empty output */
             int64_t zero = 0;
-            outputs[i] = builtin_tensor_new("", TRK_DTYPE_UINT8, 1, &zero, 0);
+            trk_tensor_alloc_bytes("", TRK_DTYPE_UINT8, 1, &zero, 0, &outputs[i]);
         } else {
-            outputs[i] = builtin_tensor_new(in->name, in->dtype, in->ndim, in->shape, in->nbytes);
+            trk_tensor_alloc_bytes(in->name, in->dtype, in->ndim, in->shape, in->nbytes,
+                                   &outputs[i]);
             if (outputs[i] && in->nbytes)
                 memcpy(outputs[i]->data, in->data, in->nbytes);
         }

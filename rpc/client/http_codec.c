@@ -26,25 +26,11 @@ struct trk_tensor *trk_client_tensor_copy(const char *name, enum trk_dtype dt, u
                                           const int64_t *shape, const void *data,
                                           size_t nbytes)
 {
-    if (ndim > TRK_TENSOR_MAX_DIMS || dt <= TRK_DTYPE_INVALID || dt >= TRK_DTYPE_COUNT)
+    struct trk_tensor *t;
+    if (trk_tensor_alloc_bytes(name, dt, ndim, shape, nbytes, &t) != TRK_OK)
         return NULL;
-    struct trk_tensor *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->dtype = dt;
-    t->ndim = ndim;
-    for (uint32_t i = 0; i < ndim; i++)
-        t->shape[i] = shape[i];
-    t->data = malloc(nbytes ? nbytes : 1);
-    if (!t->data) {
-        free(t);
-        return NULL;
-    }
     if (nbytes)
         memcpy(t->data, data, nbytes);
-    t->nbytes = nbytes;
-    t->owns_data = true;
     return t;
 }
 

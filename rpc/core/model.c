@@ -400,26 +400,6 @@ static uint32_t purge(struct trk_model *m, uint64_t now, struct core_item *out, 
 
 /* ---- execution --------------------------------------------------------------------------- */
 
-static struct trk_tensor *tensor_new(const char *name, enum trk_dtype dt, uint32_t ndim,
-                                     const int64_t *shape, size_t nbytes)
-{
-    struct trk_tensor *t = calloc(1, sizeof *t);
-    if (!t)
-        return NULL;
-    t->data = malloc(nbytes ? nbytes : 1);
-    if (!t->data) {
-        free(t);
-        return NULL;
-    }
-    snprintf(t->name, sizeof t->name, "%s", name);
-    t->dtype = dt;
-    t->ndim = ndim;
-    memcpy(t->shape, shape, ndim * sizeof *shape);
-    t->nbytes = nbytes;
-    t->owns_data = true;
-    return t;
-}
-
 static uint32_t rd_le32(const unsigned char *p)
 {
     return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
@@ -606,8 +586,9 @@ static enum trk_status scatter_outputs(struct core_instance *in, uint32_t k, uin
                 int64_t shape[TRK_TENSOR_MAX_DIMS];
                 memcpy(shape, o->shape, sizeof shape);
                 shape[0] = rr;
-                struct trk_tensor *t = tensor_new(o->name, o->dtype, o->ndim, shape, len);
-                if (!t) {
+                struct trk_tensor *t;
+                if (trk_tensor_alloc_bytes(o->name, o->dtype, o->ndim, shape, len, &t) !=
+                    TRK_OK) {
                     snprintf(err, errlen, "out of memory");
                     return TRK_ERR_NO_MEMORY;
                 }

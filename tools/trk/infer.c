@@ -16,65 +16,6 @@ int trk_cmd_infer(int argc, char **argv);
 
 #ifndef TRK_HAVE_CLIENT
 
-/* Whether the metadata JSON lists an input called `name` (a light scan of the "inputs"
- * array: brackets counted outside strings, then "name": "<name>" looked for in it). */
-static bool meta_has_input(const char *meta, const char *name)
-{
-    const char *p = strstr(meta, "\"inputs\"");
-    if (!p || !(p = strchr(p, '[')))
-        return false;
-    const char *start = p, *end = NULL;
-    int depth = 0;
-    bool in_str = false;
-    for (; *p && !end; p++) {
-        if (in_str) {
-            if (*p == '\\' && p[1])
-                p++;
-            else if (*p == '"')
-                in_str = false;
-        } else if (*p == '"') {
-            in_str = true;
-        } else if (*p == '[') {
-            depth++;
-        } else if (*p == ']' && --depth == 0) {
-            end = p;
-        }
-    }
-    if (!end)
-        return false;
-    size_t nl = strlen(name);
-    for (const char *q = start; (q = strstr(q, "\"name\"")) && q < end; q += 6) {
-        const char *v = q + 6;
-        while (*v == ' ' || *v == ':')
-            v++;
-        if (*v == '"' && !strncmp(v + 1, name, nl) && v[1 + nl] == '"')
-            return true;
-    }
-    return false;
-}
-
-/* Event columns named like a model input (and not given with --input) become inputs
- * (borrowed from ev). */
-static void add_event_inputs(const char *meta, const struct trk_event *ev,
-                             struct trk_tensor **inputs, uint32_t *ninputs, const char *model,
-                             const char *path)
-{
-    uint32_t matched = 0;
-    for (uint32_t i = 0; i < ev->ntensors && *ninputs < MAX_SPECS; i++) {
-        struct trk_tensor *col = ev->tensors[i];
-        bool have = false;
-        for (uint32_t k = 0; k < *ninputs && !have; k++)
-            have = !strcmp(inputs[k]->name, col->name);
-        if (have || !meta_has_input(meta, col->name))
-            continue;
-        inputs[(*ninputs)++] = col;
-        matched++;
-    }
-    if (!matched)
-        fprintf(stderr, "trk infer: warning: no input of '%s' matches a column of %s\n", model,
-                path);
-}
-
 int trk_cmd_infer(int argc, char **argv)
 {
     (void)argc;

@@ -58,6 +58,12 @@ enum trk_status trk_shape_numel(uint32_t ndim, const int64_t *shape, size_t *num
  * fixed-size). On success *out owns the tensor and its data. */
 enum trk_status trk_tensor_alloc(const char *name, enum trk_dtype dt, uint32_t ndim,
                                  const int64_t *shape, struct trk_tensor **out);
+/* Allocates a tensor owning nbytes of UNINITIALISED data, any dtype (BYTES included:
+ * the caller writes the length-prefixed elements); nbytes is not checked against the
+ * shape. On success *out owns the tensor and its data. */
+enum trk_status trk_tensor_alloc_bytes(const char *name, enum trk_dtype dt, uint32_t ndim,
+                                       const int64_t *shape, size_t nbytes,
+                                       struct trk_tensor **out);
 /* Makes a tensor that borrows data (nbytes must match the shape for fixed-size
  * dtypes); the caller keeps ownership of data and must outlive the tensor. */
 enum trk_status trk_tensor_wrap(const char *name, enum trk_dtype dt, uint32_t ndim,
