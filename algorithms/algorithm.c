@@ -5,10 +5,13 @@
 #include "trk/algorithm.h"
 #include "builtin/builtin.h"
 
+extern const struct trk_algorithm trk_algorithm_patatrack; /* patatrack/algo_patatrack.c */
+
 static const struct trk_algorithm *const k_algorithms[] = {
     &trk_algorithm_identity,
     &trk_algorithm_sum,
     &trk_algorithm_gemm,
+    &trk_algorithm_patatrack,
 };
 
 #define NALGO (sizeof k_algorithms / sizeof k_algorithms[0])

@@ -570,6 +570,8 @@ enum trk_status trk_score_select_particles(const struct trk_score_config *cfg, s
         bool charged = !parts->q || parts->q[i] != 0;
         int64_t nh = parts->nhits ? parts->nhits[i] : counts ? (int64_t)counts[i] : INT64_MAX;
         bool base = charged && nh >= cfg->min_hits;
+        if (cfg->max_prod_r > 0 && parts->v)
+            base = base && hypot(parts->v[3 * i], parts->v[3 * i + 1]) <= cfg->max_prod_r;
         bool pt_ok = true, eta_ok = true;
         if (parts->p) {
             double pt, eta;
@@ -839,7 +841,8 @@ static enum trk_status opt_col(const struct trk_event *ev, const char *input, co
 static enum trk_status particle_count(const struct trk_event *truth, size_t *np, bool *found)
 {
     static const char *names[] = {"particle_id", "particle_q", "particle_p",
-                                  "particle_vertex", "particle_nhits", "particle_pdg"};
+                                  "particle_vertex", "particle_nhits", "particle_pdg",
+                                  "particle_v"};
     *np = 0;
     *found = false;
     const char *first = NULL;
@@ -880,13 +883,14 @@ enum trk_status trk_score_event(const struct trk_event *truth, const struct trk_
 
     /* Truth columns. */
     const int32_t *hit_particle, *digi_particle, *pq, *pvertex, *pnhits, *vntracks;
-    const float *hit_weight, *pp, *vpos;
+    const float *hit_weight, *pp, *pv, *vpos;
     size_t nhit_particle, ndigi, nweight, n_, nvpos, nvnt;
     OPT(truth, "TRUTH", "hit_particle", TRK_DTYPE_INT32, 0, hit_particle, &nhit_particle);
     OPT(truth, "TRUTH", "digi_particle", TRK_DTYPE_INT32, 0, digi_particle, &ndigi);
     OPT(truth, "TRUTH", "hit_weight", TRK_DTYPE_FP32, 0, hit_weight, &nweight);
     OPT(truth, "TRUTH", "particle_q", TRK_DTYPE_INT32, 0, pq, &n_);
     OPT(truth, "TRUTH", "particle_p", TRK_DTYPE_FP32, 3, pp, &n_);
+    OPT(truth, "TRUTH", "particle_v", TRK_DTYPE_FP32, 3, pv, &n_);
     OPT(truth, "TRUTH", "particle_vertex", TRK_DTYPE_INT32, 0, pvertex, &n_);
     OPT(truth, "TRUTH", "particle_nhits", TRK_DTYPE_INT32, 0, pnhits, &n_);
     OPT(truth, "TRUTH", "vertex_pos", TRK_DTYPE_FP32, 3, vpos, &nvpos);
@@ -999,7 +1003,7 @@ enum trk_status trk_score_event(const struct trk_event *truth, const struct trk_
             st = TRK_ERR_INVALID_ARG;
             goto done;
         }
-    struct trk_score_particles parts = {np, pq, pp, pvertex, cms ? pnhits : NULL};
+    struct trk_score_particles parts = {np, pq, pp, pvertex, cms ? pnhits : NULL, pv};
 
     /* Tracks. */
     size_t ntracks = 0;
@@ -1220,9 +1224,12 @@ enum trk_status trk_score_write_text(const struct trk_score_result *acc, FILE *o
     if (acc->track_events) {
         fprintf(out,
                 "\nTracks: %" PRIu64 " in %" PRIu64 " event%s. Reconstructable particles: "
-                "charged, >= %" PRId32 " hits, pT >= %.3g GeV, |eta| <= %.3g\n",
+                "charged, >= %" PRId32 " hits, pT >= %.3g GeV, |eta| <= %.3g",
                 acc->rule[0].tracks, acc->track_events, acc->track_events == 1 ? "" : "s",
                 c->min_hits, c->min_pt, c->max_eta);
+        if (c->max_prod_r > 0)
+            fprintf(out, ", produced within %.3g mm of the beam line", c->max_prod_r);
+        fputc('\n', out);
         fprintf(out, "  %-28s %10s %10s  %-19s %-19s %-19s\n", "rule", "particles", "matched",
                 "efficiency", "fake rate", "duplicate rate");
         for (int r = 0; r < TRK_SCORE_NRULES; r++) {
@@ -1301,9 +1308,9 @@ enum trk_status trk_score_write_json(const struct trk_score_result *acc, FILE *o
     fprintf(out,
             "{\n  \"events\": %" PRIu64 ",\n"
             "  \"config\": {\"min_pt\": %.6g, \"max_eta\": %.6g, \"min_hits\": %" PRId32
-            ", \"vertex_z_window\": %.6g, \"vertex_min_particles\": %" PRId32
+            ", \"max_prod_r\": %.6g, \"vertex_z_window\": %.6g, \"vertex_min_particles\": %" PRId32
             ", \"vertex_rule\": \"%s\"},\n",
-            acc->events, c->min_pt, c->max_eta, c->min_hits, c->vertex_z_window,
+            acc->events, c->min_pt, c->max_eta, c->min_hits, c->max_prod_r, c->vertex_z_window,
             c->vertex_min_particles, trk_score_rule_name(c->vertex_rule));
     fprintf(out,
             "  \"trackml\": {\"events\": %" PRIu64 ", \"skipped\": %" PRIu64

@@ -506,6 +506,7 @@ static void bench_usage(FILE *out)
 {
     fprintf(out,
             "usage: trk bench primitives [options]\n"
+            "       trk bench patatrack [options]   (see trk bench patatrack --help)\n"
             "\n"
             "Measures every parallel primitive on one device (median of repeated runs,\n"
             "wall time including launch overhead) next to references measured in the\n"
@@ -530,8 +531,11 @@ int trk_cmd_bench(int argc, char **argv)
         bench_usage(argc < 2 ? stderr : stdout);
         return argc < 2 ? 2 : 0;
     }
+    if (!strcmp(argv[1], "patatrack"))
+        return trk_cmd_bench_patatrack(argc - 1, argv + 1);
     if (strcmp(argv[1], "primitives")) {
-        fprintf(stderr, "trk bench: unknown benchmark '%s' (available: primitives)\n", argv[1]);
+        fprintf(stderr, "trk bench: unknown benchmark '%s' (available: primitives, patatrack)\n",
+                argv[1]);
         return 2;
     }
     const char *device = "cpu", *csv_path = NULL, *only = NULL;

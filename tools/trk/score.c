@@ -48,6 +48,8 @@ static void usage(FILE *out)
             "  --min-pt GEV             default 0.5\n"
             "  --max-eta X              default 4\n"
             "  --min-hits N             default 3\n"
+            "  --max-prod-r MM          only particles produced within MM of the beam line\n"
+            "                           (prompt ones; default: no cut)\n"
             "  --vertex-window MM       z window when matching vertices by position (default 1)\n"
             "  --vertex-min-particles N truth vertices count with >= N reconstructable\n"
             "                           particles (default 2)\n"
@@ -220,7 +222,7 @@ static void print_event_line(FILE *out, uint64_t number, const struct trk_score_
 
 int trk_cmd_score(int argc, char **argv)
 {
-    enum { O_JSON = 1000, O_PLOTS, O_MINPT, O_MAXETA, O_MINHITS, O_VWIN, O_VMIN, O_VRULE,
+    enum { O_JSON = 1000, O_PLOTS, O_MINPT, O_MAXETA, O_MINHITS, O_MAXPRODR, O_VWIN, O_VMIN, O_VRULE,
            O_BINS, O_PEREVENT };
     static const struct option opts[] = {
         {"json", required_argument, 0, O_JSON},
@@ -228,6 +230,7 @@ int trk_cmd_score(int argc, char **argv)
         {"min-pt", required_argument, 0, O_MINPT},
         {"max-eta", required_argument, 0, O_MAXETA},
         {"min-hits", required_argument, 0, O_MINHITS},
+        {"max-prod-r", required_argument, 0, O_MAXPRODR},
         {"vertex-window", required_argument, 0, O_VWIN},
         {"vertex-min-particles", required_argument, 0, O_VMIN},
         {"vertex-rule", required_argument, 0, O_VRULE},
@@ -254,6 +257,10 @@ int trk_cmd_score(int argc, char **argv)
             break;
         case O_MINHITS:
             if (!parse_int("--min-hits", optarg, 0, 1000000, &cfg.min_hits))
+                return 2;
+            break;
+        case O_MAXPRODR:
+            if (!parse_double("--max-prod-r", optarg, 0, 1e6, &cfg.max_prod_r))
                 return 2;
             break;
         case O_VWIN:

@@ -16,7 +16,9 @@ static void usage(FILE *out)
             "commands:\n"
             "  devices            list device modules and devices (and why a module gave none)\n"
             "  bench primitives   throughput of the parallel primitives on one device\n"
+            "  bench patatrack    Patatrack events/s, time per stage and memory per device\n"
             "  gen                generate simulated events (CMS raw data or TrackML hits)\n"
+            "  reco patatrack     pixel tracks and vertices from CMS raw data (in-process)\n"
             "  score              score tracks/vertices against truth (TrackML score, efficiency)\n"
             "  infer              send one inference request to a server (or in-process)\n"
             "  perf               throughput and latency of a served model (like perf_analyzer)\n"
@@ -66,6 +68,8 @@ int main(int argc, char **argv)
         return trk_cmd_bench(argc - i, argv + i);
     if (!strcmp(cmd, "gen"))
         return trk_cmd_gen(argc - i, argv + i);
+    if (!strcmp(cmd, "reco"))
+        return trk_cmd_reco(argc - i, argv + i);
     if (!strcmp(cmd, "score"))
         return trk_cmd_score(argc - i, argv + i);
     if (!strcmp(cmd, "infer"))

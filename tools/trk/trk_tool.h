@@ -10,6 +10,8 @@ int trk_cmd_devices(int argc, char **argv);
 int trk_cmd_bench(int argc, char **argv);
 int trk_cmd_gen(int argc, char **argv);   /* gen.c */
 int trk_cmd_score(int argc, char **argv); /* score.c */
+int trk_cmd_reco(int argc, char **argv);  /* reco.c */
+int trk_cmd_bench_patatrack(int argc, char **argv); /* reco.c; argv[0] = "patatrack" */
 
 /* Opens the registry, logging why on failure. */
 struct trk_registry *trk_tool_open_registry(void);

@@ -59,6 +59,8 @@ struct trk_score_config {
     double min_pt;            /* GeV, reconstructable: pT >= min_pt (default 0.5) */
     double max_eta;           /* reconstructable: |η| <= max_eta (default 4.0) */
     int32_t min_hits;         /* reconstructable: >= min_hits hits (default 3) */
+    double max_prod_r;        /* mm, reconstructable: produced within this transverse
+                                 distance of the z axis ("prompt"); <= 0: no cut (default) */
     double vertex_z_window;   /* mm, z matching window for vertices (default 1.0) */
     int32_t vertex_min_particles; /* truth vertex counts when it has >= this many
                                      reconstructable particles (default 2) */
@@ -178,6 +180,7 @@ struct trk_score_particles {
     const float *p;        /* [n,3] momentum at production, GeV */
     const int32_t *vertex; /* [n] truth vertex index (vertex matching) */
     const int32_t *nhits;  /* [n] measurements of the particle */
+    const float *v;        /* [n,3] production vertex, mm (for max_prod_r); NULL: no cut */
 };
 
 /* Flags of trk_score_select_particles. */
