@@ -6,8 +6,8 @@
 
 #define TRK_PP_CAT_(a, b) a##b
 #define TRK_PP_CAT(a, b) TRK_PP_CAT_(a, b)
-#define TRK_PP_NARG(...) TRK_PP_NARG_(__VA_ARGS__, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
-#define TRK_PP_NARG_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, n, ...) n
+#define TRK_PP_NARG(...) TRK_PP_NARG_(__VA_ARGS__, 24, 23, 22, 21, 20, 19, 18, 17, 16, 15, 14, 13, 12, 11, 10, 9, 8, 7, 6, 5, 4, 3, 2, 1)
+#define TRK_PP_NARG_(_1, _2, _3, _4, _5, _6, _7, _8, _9, _10, _11, _12, _13, _14, _15, _16, _17, _18, _19, _20, _21, _22, _23, _24, n, ...) n
 #define TRK_PP_MAP(m, ...) TRK_PP_CAT(TRK_PP_MAP_, TRK_PP_NARG(__VA_ARGS__))(m, __VA_ARGS__)
 #define TRK_PP_MAP_1(m, a0) m(0, a0)
 #define TRK_PP_MAP_2(m, a0, a1) TRK_PP_MAP_1(m, a0), m(1, a1)
@@ -25,5 +25,14 @@
 #define TRK_PP_MAP_14(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13) TRK_PP_MAP_13(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12), m(13, a13)
 #define TRK_PP_MAP_15(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14) TRK_PP_MAP_14(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13), m(14, a14)
 #define TRK_PP_MAP_16(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15) TRK_PP_MAP_15(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14), m(15, a15)
+
+#define TRK_PP_MAP_17(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16) TRK_PP_MAP_16(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15), m(16, a16)
+#define TRK_PP_MAP_18(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17) TRK_PP_MAP_17(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16), m(17, a17)
+#define TRK_PP_MAP_19(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18) TRK_PP_MAP_18(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17), m(18, a18)
+#define TRK_PP_MAP_20(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19) TRK_PP_MAP_19(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18), m(19, a19)
+#define TRK_PP_MAP_21(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20) TRK_PP_MAP_20(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19), m(20, a20)
+#define TRK_PP_MAP_22(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21) TRK_PP_MAP_21(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20), m(21, a21)
+#define TRK_PP_MAP_23(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22) TRK_PP_MAP_22(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21), m(22, a22)
+#define TRK_PP_MAP_24(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22, a23) TRK_PP_MAP_23(m, a0, a1, a2, a3, a4, a5, a6, a7, a8, a9, a10, a11, a12, a13, a14, a15, a16, a17, a18, a19, a20, a21, a22), m(23, a23)
 
 #endif

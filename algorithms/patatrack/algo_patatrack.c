@@ -2,7 +2,7 @@
  * vertices out (trk/algorithm.h). The instance holds the conditions on its device; a
  * request carries only the raw_zstd bytes of one event.
  *
- * config.cfg: max_batch_size = 0; input RAW (TYPE_UINT8, dims [ -1 ]); any subset of
+ * config.cfg: max_batch_size = 0; input raw_zstd (TYPE_UINT8, dims [ -1 ]); any subset of
  * the outputs below, by name, with the dtype and rank listed. Parameters:
  *   conditions_seed  conditions made with this seed (as `trk gen --seed`) when the
  *                    version folder holds no cms_*.bin files (default 1)
@@ -243,13 +243,13 @@ static enum trk_status pt_execute(void *state, const struct trk_tensor *const *i
     struct pt_model *m = state;
     (void)timing;
     if (ninputs != 1 || !inputs[0] || inputs[0]->dtype != TRK_DTYPE_UINT8) {
-        snprintf(err, errlen, "input 'RAW': expected the event's raw_zstd bytes as UINT8 [-1]");
+        snprintf(err, errlen, "input 'raw_zstd': expected the event's raw_zstd bytes as UINT8 [-1]");
         return TRK_ERR_INVALID_ARG;
     }
     struct trk_pt_result *r = &m->res;
     enum trk_status st = trk_pt_run(m->pt, inputs[0]->data, inputs[0]->nbytes, r, false);
     if (st == TRK_ERR_PARSE) {
-        snprintf(err, errlen, "input 'RAW': not a valid CMS raw-data event (zstd frame of a "
+        snprintf(err, errlen, "input 'raw_zstd': not a valid CMS raw-data event (zstd frame of a "
                               "FED collection); see the server log for the offset and field");
         return TRK_ERR_INVALID_ARG;
     }

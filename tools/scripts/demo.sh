@@ -1,17 +1,26 @@
 #!/bin/sh
-# The main job on the built-in default: builds trkserve, starts it on the CPU device with
-# the example model repository (config/examples/models) on free loopback ports, and sends
-# it requests from several client threads over HTTP and gRPC with `trk perf`, next to the
-# same model run in-process — the direct-vs-service comparison of the "tracking as a
-# service" papers. Until the Patatrack model lands the model is `gemm`, a dense layer
-# stack standing in for real compute (40 rows per request: 10-15 ms on a 2-core machine).
-# Extra arguments go to every `trk perf` run (e.g. -p 1000 for shorter windows).
+# The main job on the built-in default: builds trkserve, simulates CMS PU 50 events
+# (raw pixel data with truth), reconstructs them with Patatrack in-process on the CPU
+# device and scores the tracks against the truth, then starts trkserve on the CPU device
+# with the example model repository (config/examples/models) on free loopback ports and
+# sends it the same events from several client threads over HTTP and gRPC with
+# `trk perf`, next to the same model run in-process — the direct-vs-service comparison of
+# the "tracking as a service" papers. Extra arguments go to every `trk perf` run (e.g.
+# -p 1000 for shorter windows). Takes a few minutes on a 2-core machine.
 set -eu
 root=$(cd "$(dirname "$0")/../.." && pwd)
 cd "$root"
 cmake -S . -B build -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo >/dev/null
 ninja -C build
 build/bin/trk devices
+
+events=build/demo-pu50.trkev
+echo "demo: simulating 20 CMS events at pile-up 50 (seed 1, the example model's conditions)"
+build/bin/trk gen -d cms -p 50 -n 20 -s 1 -q -o "$events"
+echo "demo: Patatrack in-process on the CPU device, then the score against the truth"
+build/bin/trk reco patatrack "$events" -o build/demo-pu50-reco.trkev --profile
+build/bin/trk score "$events" build/demo-pu50-reco.trkev --min-pt 0.9 --max-eta 2.5 \
+    --max-prod-r 1 --vertex-rule cms75
 
 repo=$root/config/examples/models
 log=$(mktemp)
@@ -29,7 +38,7 @@ pid=$!
 i=0
 until grep -q "^trkserve: HTTP on" "$log"; do
     kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "demo: trkserve did not start" >&2; exit 1; }
-    i=$((i + 1)); [ $i -lt 300 ] || { cat "$log"; echo "demo: no start in 30 s" >&2; exit 1; }
+    i=$((i + 1)); [ $i -lt 600 ] || { cat "$log"; echo "demo: no start in 60 s" >&2; exit 1; }
     sleep 0.1
 done
 grep "^trkserve:" "$log"
@@ -38,12 +47,13 @@ grpc=$(sed -n 's/^trkserve:.*gRPC on \([0-9.]*:[0-9]*\).*/\1/p' "$log")
 
 for proto in http grpc; do
     url=$http; [ "$proto" = grpc ] && url=$grpc
-    echo "demo: gemm over $proto at concurrency 1 to 4, beside the same model in-process"
-    build/bin/trk perf -m gemm -u "$url" -i "$proto" -b 40 --concurrency-range 1:4:1 \
-        --in-process "$repo" --compare-in-process -f "build/demo-perf-$proto.csv" "$@"
+    echo "demo: patatrack over $proto (one PU 50 event per request) at concurrency 1 and 2,"
+    echo "      beside the same model in-process"
+    build/bin/trk perf -m patatrack -u "$url" -i "$proto" --event "$events" \
+        --concurrency-range 1:2:1 --in-process "$repo" --compare-in-process \
+        -f "build/demo-perf-$proto.csv" "$@"
 done
-echo "demo: server statistics and metrics"
-build/bin/trk infer -u "$http" -m sum --input INPUT0:FP32:1000:random >/dev/null
+echo "demo: server metrics"
 curl -sf "http://$(sed -n 's/^trkserve:.*metrics on \([0-9.]*:[0-9]*\).*/\1/p' "$log")/metrics" |
-    grep -E '^nv_inference_(request_success|exec_count|count)\{model="gemm"|^nv_gpu_utilization' || true
+    grep -E '^nv_inference_(request_success|exec_count|count)\{model="patatrack"|^nv_gpu_utilization' || true
 echo "demo: CSV in build/demo-perf-http.csv and build/demo-perf-grpc.csv"

@@ -36,6 +36,7 @@ int trk_cmd_perf(int argc, char **argv)
 #else
 
 #include "trk/client.h"
+#include "trk/evfile.h"
 
 #define MAX_URLS 64
 #define MAX_SHAPES 256
@@ -71,6 +72,10 @@ static void usage(FILE *out)
         "  --shape NAME:d1,d2         extents of an input's dynamic dims (without the batch\n"
         "                             dim); repeat per input\n"
         "  --input-data zero|random   input contents (default random)\n"
+        "  --event FILE               inputs named like a column of an event file (.trkev)\n"
+        "                             take that column: real events, e.g. raw_zstd for\n"
+        "                             the patatrack model\n"
+        "  --event-index N            which event of FILE (default 0)\n"
         "  --tensor-format binary|json   HTTP tensor encoding (default binary)\n"
         "  --compression gzip|deflate  compress requests and responses\n"
         "  --timeout MS, --token TOKEN, --ca-file PEM, --insecure   as for trk infer\n"
@@ -548,11 +553,58 @@ static uint32_t sweep(struct trk_client *client, const char *target,
     return n;
 }
 
+/* Replaces every input named like a column of event `index` of path by a copy of that
+ * column. Prints why and returns nonzero on failure or when nothing matches. */
+static int use_event_columns(const char *path, long index, struct trk_tensor **inputs,
+                             uint32_t ninputs)
+{
+    struct trk_evfile *f = NULL;
+    struct trk_event ev;
+    trk_event_init(&ev, 0);
+    enum trk_status st = trk_evfile_open(path, &f);
+    if (st == TRK_OK && (size_t)index >= trk_evfile_count(f)) {
+        fprintf(stderr, "trk perf: --event-index %ld: %s has %zu events\n", index, path,
+                trk_evfile_count(f));
+        trk_evfile_close(f);
+        return 1;
+    }
+    if (st == TRK_OK)
+        st = trk_evfile_read(f, (size_t)index, &ev);
+    trk_evfile_close(f);
+    if (st != TRK_OK) {
+        fprintf(stderr, "trk perf: --event %s: %s (see the message above)\n", path,
+                trk_status_str(st));
+        trk_event_fini(&ev);
+        return 1;
+    }
+    uint32_t matched = 0;
+    for (uint32_t i = 0; i < ninputs && st == TRK_OK; i++) {
+        const struct trk_tensor *col = trk_event_find(&ev, inputs[i]->name);
+        if (!col)
+            continue;
+        struct trk_tensor *t = NULL;
+        st = trk_tensor_alloc_bytes(col->name, col->dtype, col->ndim, col->shape, col->nbytes, &t);
+        if (st == TRK_OK) {
+            memcpy(t->data, col->data, col->nbytes);
+            trk_tensor_free(inputs[i]);
+            inputs[i] = t;
+            matched++;
+        }
+    }
+    trk_event_fini(&ev);
+    if (st != TRK_OK || !matched) {
+        fprintf(stderr, "trk perf: --event %s: %s\n", path,
+                st != TRK_OK ? "out of memory" : "no input of the model is named like a column");
+        return 1;
+    }
+    return 0;
+}
+
 int trk_cmd_perf(int argc, char **argv)
 {
     enum {
         O_CONC = 256, O_RATE, O_MAXT, O_ASYNC, O_SYNC, O_SHAPE, O_DATA, O_FORMAT, O_COMPRESSION,
-        O_TIMEOUT, O_TOKEN, O_CA, O_INSECURE, O_PCT, O_INPROC, O_COMPARE
+        O_TIMEOUT, O_TOKEN, O_CA, O_INSECURE, O_PCT, O_INPROC, O_COMPARE, O_EVENT, O_EVINDEX
     };
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'},
@@ -567,6 +619,8 @@ int trk_cmd_perf(int argc, char **argv)
         {"batch-size", required_argument, 0, 'b'},
         {"shape", required_argument, 0, O_SHAPE},
         {"input-data", required_argument, 0, O_DATA},
+        {"event", required_argument, 0, O_EVENT},
+        {"event-index", required_argument, 0, O_EVINDEX},
         {"tensor-format", required_argument, 0, O_FORMAT},
         {"input-tensor-format", required_argument, 0, O_FORMAT},
         {"compression", required_argument, 0, O_COMPRESSION},
@@ -583,7 +637,8 @@ int trk_cmd_perf(int argc, char **argv)
         {"help", no_argument, 0, 'h'},
         {0, 0, 0, 0}};
     const char *url_args[MAX_URLS], *proto = "http", *model = NULL, *csv_path = NULL;
-    const char *shapes[MAX_SHAPES], *repo = NULL;
+    const char *shapes[MAX_SHAPES], *repo = NULL, *event_path = NULL;
+    long event_index = 0;
     uint32_t nurl = 0, nshapes = 0, batch = 1;
     int64_t version = -1;
     bool random = true, rate_mode = false, compare = false;
@@ -640,6 +695,16 @@ int trk_cmd_perf(int argc, char **argv)
                 goto bad_arg;
             shapes[nshapes++] = optarg;
             break;
+        case O_EVENT: event_path = optarg; break;
+        case O_EVINDEX: {
+            char *stop;
+            event_index = strtol(optarg, &stop, 10);
+            if (*stop || event_index < 0) {
+                fprintf(stderr, "trk perf: --event-index %s: give an index >= 0\n", optarg);
+                return 2;
+            }
+            break;
+        }
         case O_DATA:
             if (strcmp(optarg, "zero") && strcmp(optarg, "random")) {
                 fprintf(stderr, "trk perf: --input-data %s: zero or random (files and JSON "
@@ -758,6 +823,8 @@ int trk_cmd_perf(int argc, char **argv)
         fprintf(stderr, "trk perf: model '%s': %s\n", model, err);
         goto done;
     }
+    if (event_path && use_event_columns(event_path, event_index, inputs, ninputs))
+        goto done;
     uint64_t req_bytes = 0;
     for (uint32_t i = 0; i < ninputs; i++)
         req_bytes += inputs[i]->nbytes;

@@ -149,6 +149,7 @@ TRK_DEVFN float trk_atomic_add_f32_(volatile __global float *p, float v)
 #else
 #define TRK_DIALECT_C 1
 #include <math.h>
+#include <stdbool.h>
 #include <stdint.h>
 #include <string.h>
 

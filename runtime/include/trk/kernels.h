@@ -21,7 +21,7 @@ enum trk_arg_kind {
     TRK_ARG_U64,
 };
 
-#define TRK_KERNEL_MAX_ARGS 16
+#define TRK_KERNEL_MAX_ARGS 24
 
 enum trk_kernel_id {
 #define TRK_KERNEL_DEF(name, ...) TRK_KERNEL_##name,
