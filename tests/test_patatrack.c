@@ -84,7 +84,8 @@ static void assert_same_result(const struct trk_pt_result *a, const struct trk_p
                         a->track_hit_offsets[a->ntracks] * sizeof(uint32_t));
     assert_memory_equal(a->track_quality, b->track_quality, a->ntracks);
     tt_assert_close_f32(a->hit_pos, b->hit_pos, 3 * (size_t)a->nhits, 1e-5f, 1e-4f, "hit_pos");
-    tt_assert_close_f32(a->track_state, b->track_state, 5 * (size_t)a->ntracks, 1e-4f, 1e-5f,
+    /* tip and zip are differences of large numbers: 0.1 µm absolute */
+    tt_assert_close_f32(a->track_state, b->track_state, 5 * (size_t)a->ntracks, 1e-4f, 1e-4f,
                         "track_state");
     tt_assert_close_f32(a->track_pt, b->track_pt, a->ntracks, 1e-4f, 0, "track_pt");
     tt_assert_close_f32(a->vertex_z, b->vertex_z, a->nvertices, 1e-4f, 1e-4f, "vertex_z");

@@ -251,7 +251,7 @@ static void test_track_counts(void **state)
     struct trk_score_result acc;
     trk_score_result_init(&acc, NULL);
     assert_true(acc.cfg.min_pt == 0.5 && acc.cfg.min_hits == 3 && acc.cfg.max_eta == 4.0);
-    struct trk_score_particles parts = {M_NP, M_Q, M_P, NULL, NULL};
+    struct trk_score_particles parts = {M_NP, M_Q, M_P, NULL, NULL, NULL};
     uint8_t flags[M_NP];
     assert_int_equal(trk_score_select_particles(&acc.cfg, N(M_HP), M_HP, &parts, flags), TRK_OK);
     assert_int_equal(flags[0], TRK_SCORE_SEL | TRK_SCORE_SEL_NOPT | TRK_SCORE_SEL_NOETA);

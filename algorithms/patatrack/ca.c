@@ -257,7 +257,10 @@ enum trk_status pt_ca_run(struct trk_pt_instance *pt, bool profile, double *stag
                             trk_arg_u32(min_hits), trk_arg_u32(fill), trk_arg_buf(ca->tuple_off),
                             trk_arg_u32(p->max_tuples), trk_arg_buf(t->hits),
                             trk_arg_buf(t->cells), trk_arg_buf(t->nhits),
-                            trk_arg_buf(t->quality));
+                            trk_arg_buf(t->quality), trk_arg_u32(pt->hole_geo != NULL),
+                            trk_arg_buf(pt->hole_geo ? pt->hole_geo : pt->counters),
+                            trk_arg_buf(pt->hits.x), trk_arg_buf(pt->hits.y),
+                            trk_arg_buf(pt->hits.z), trk_arg_buf(pt->hits.r));
             if (st == TRK_OK && fill == 0)
                 st = pt_ca_scan(pt, ca->tuple_off, ndoub, &ntup);
         }

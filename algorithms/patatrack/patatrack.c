@@ -33,7 +33,7 @@ void trk_pt_params_default(struct trk_pt_params *p)
     p->chi2_coeff[2] = -0.08035491f;
     p->chi2_coeff[3] = 0.00315399f;
     p->chi2_scale = 30.f;
-    p->triplet_max_tip = 0.3f;
+    p->triplet_max_tip = 0.05f; /* Patatrack: 0.3; see patatrack.h */
     p->triplet_min_pt = 0.5f;
     p->triplet_max_zip = 12.f;
     p->quad_max_tip = 0.5f;
@@ -87,6 +87,7 @@ void trk_pt_instance_free(struct trk_pt_instance *pt)
     pt_local_free(pt);
     pt_hits_free(pt);
     trk_buffer_free(pt->counters);
+    trk_buffer_free(pt->hole_geo);
     trk_queue_free(pt->q);
     free(pt);
 }
@@ -102,6 +103,54 @@ uint32_t pt_counter(struct trk_pt_instance *pt, enum pt_counter c)
     if (trk_buffer_read(pt->q, &v, pt->counters, (size_t)c * sizeof v, sizeof v, true) != TRK_OK)
         return 0;
     return v;
+}
+
+/* One barrel layer's ladders into g (PT_HOLE_* layout from `at`): modules of layer
+ * `layer` come 8 per ladder, ladder-major, in φ order (CMS_RAW.md §1). */
+static void hole_layer(const struct trk_detector *det, uint32_t layer, uint32_t nladders, float *g)
+{
+    uint32_t first = trk_cms_layer_start[layer];
+    g[0] = (float)nladders;
+    for (uint32_t l = 0; l < nladders; l++) {
+        double r = 0, z = 0, zmin = 1e9, zmax = -1e9;
+        for (uint32_t k = 0; k < 8; k++) {
+            const struct trk_module *m = &det->modules[first + 8 * l + k];
+            r += hypot(m->c[0], m->c[1]) / 8;
+            z += m->c[2] / 8;
+            zmin = fmin(zmin, m->c[2] - m->hv);
+            zmax = fmax(zmax, m->c[2] + m->hv);
+        }
+        g[3 + l] = (float)(0.1 * r);
+        g[3 + nladders + l] = (float)(0.1 * z);
+        g[3 + 2 * nladders + l] = (float)(0.1 * zmin);
+        g[3 + 3 * nladders + l] = (float)(0.1 * zmax);
+    }
+    const double *c0 = det->modules[first].c, *c1 = det->modules[first + 8].c;
+    double phi0 = atan2(c0[1], c0[0]), phi1 = atan2(c1[1], c1[0]);
+    double step = 2 * M_PI / nladders, d = remainder(phi1 - phi0, 2 * M_PI);
+    g[1] = (float)phi0;
+    g[2] = (float)(d >= 0 ? step : -step);
+}
+
+_Static_assert(PT_HOLE_L4 == 51u && PT_HOLE_ENDCAP == 310u,
+               "keep PTCA_HOLE_* in kernels/pt_ca.kc equal to PT_HOLE_*");
+
+static enum trk_status hole_upload(struct trk_pt_instance *pt, const struct trk_detector *det)
+{
+    float g[PT_HOLE_N];
+    hole_layer(det, 0, PT_HOLE_L1_LADDERS, g + PT_HOLE_L1);
+    hole_layer(det, 3, PT_HOLE_L4_LADDERS, g + PT_HOLE_L4);
+    double zp = 1e9, zn = -1e9;
+    for (uint32_t m = trk_cms_layer_start[4]; m < trk_cms_layer_start[5]; m++)
+        zp = fmin(zp, det->modules[m].c[2]);
+    for (uint32_t m = trk_cms_layer_start[7]; m < trk_cms_layer_start[8]; m++)
+        zn = fmax(zn, det->modules[m].c[2]);
+    g[PT_HOLE_ENDCAP] = (float)(0.1 * zp);
+    g[PT_HOLE_ENDCAP + 1] = (float)(0.1 * zn);
+    enum trk_status st = pt_alloc(pt, &pt->hole_geo, sizeof g, "ladder geometry");
+    if (st == TRK_OK)
+        st = trk_buffer_write(pt->q, pt->hole_geo, 0, g, sizeof g, true);
+    return st;
 }
 
 enum trk_status trk_pt_instance_create(struct trk_device *dev, const struct trk_cms_conditions *cond,
@@ -134,7 +183,7 @@ enum trk_status trk_pt_instance_create(struct trk_device *dev, const struct trk_
     if (st != TRK_OK)
         return st;
     memcpy(pt->beamspot, cond->beamspot, sizeof pt->beamspot);
-    if ((st = pt_hits_alloc(pt)) != TRK_OK || (st = pt_local_alloc(pt, cond, det)) != TRK_OK ||
+    if ((st = hole_upload(pt, det)) != TRK_OK || (st = pt_hits_alloc(pt)) != TRK_OK || (st = pt_local_alloc(pt, cond, det)) != TRK_OK ||
         (st = pt_ca_alloc(pt)) != TRK_OK || (st = pt_fit_alloc(pt)) != TRK_OK ||
         (st = pt_vertex_alloc(pt)) != TRK_OK || (st = trk_queue_finish(pt->q)) != TRK_OK) {
         trk_pt_instance_free(pt);

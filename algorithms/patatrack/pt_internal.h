@@ -29,6 +29,16 @@
 /* φ bin of a hit: iphi is φ scaled to int16 (±π ↔ ±32768). */
 #define PT_PHI_BIN(iphi) ((uint32_t)((int32_t)(iphi) + 32768) >> 9)
 
+/* pt->hole_geo layout (floats, cm): BPIX L1 then L4, each {nladders, φ of ladder 0's
+ * centre, signed φ step, then per ladder r, z, zmin, zmax}; then the z of the first
+ * forward disk at +z and at −z. */
+#define PT_HOLE_L1 0u
+#define PT_HOLE_L1_LADDERS 12u
+#define PT_HOLE_L4 (PT_HOLE_L1 + 3u + 4u * PT_HOLE_L1_LADDERS)
+#define PT_HOLE_L4_LADDERS 64u
+#define PT_HOLE_ENDCAP (PT_HOLE_L4 + 3u + 4u * PT_HOLE_L4_LADDERS)
+#define PT_HOLE_N (PT_HOLE_ENDCAP + 2u)
+
 /* Slots of pt->counters (uint32 each, zeroed by patatrack.c before every event). A
  * stage writes only its own slots. */
 enum pt_counter {
@@ -125,6 +135,10 @@ struct trk_pt_instance {
     uint64_t mem_bytes;   /* device memory held, bytes (pt_alloc adds to it) */
 
     struct trk_buffer *counters; /* uint32[PT_C_N] */
+    /* Ladder geometry for Patatrack's "triplets only in a hole" rule (float[PT_HOLE_N],
+     * layout PT_HOLE_*; patatrack.c fills it from the detector). NULL (bare instances in
+     * stage tests): every triplet is kept. */
+    struct trk_buffer *hole_geo;
 
     /* host copies of counts the stages read back to size their launches */
     uint32_t nhits, ndoublets, ntuples, nvertices;
