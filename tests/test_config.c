@@ -998,8 +998,9 @@ static void test_check(void **state)
     fclose(out);
     assert_string_equal(text, "gemm: OK (algorithm gemm, version 1)\n"
                               "identity: OK (algorithm identity, version 1)\n"
+                              "patatrack: OK (algorithm patatrack, version 1)\n"
                               "sum: OK (algorithm sum, version 1)\n");
-    assert_int_equal(nmodels, 3);
+    assert_int_equal(nmodels, 4);
     assert_int_equal(nbad, 0);
     free(text);
 
