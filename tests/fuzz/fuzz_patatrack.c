@@ -88,7 +88,9 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
         make_seeds(dir);
         exit(0);
     }
-    struct trk_registry_options ro = {.cpu_threads = 1};
+    /* The CPU device only: accelerator modules are not built for the fuzzer's ASan
+     * runtime (nvcc's host compiler links GCC's), and dlopen'ing one aborts. */
+    struct trk_registry_options ro = {.cpu_threads = 1, .module_path = "/nonexistent"};
     struct trk_device *dev;
     struct trk_pt_params p;
     trk_pt_params_default(&p);
