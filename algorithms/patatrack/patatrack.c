@@ -397,7 +397,7 @@ enum trk_status trk_pt_run(struct trk_pt_instance *pt, const void *raw, size_t n
     if (!pt || (!raw && n))
         return TRK_ERR_INVALID_ARG;
     pt->nhits = pt->ndoublets = pt->ntuples = pt->nvertices = 0;
-    double t0 = pt_now_ms(), tstart = t0;
+    double t0 = pt_now_ms();
     double *sm = res->stage_ms;
     enum trk_status st = trk_buffer_memset(pt->q, pt->counters, 0, 0, PT_C_N * sizeof(uint32_t));
     if (st == TRK_OK)
@@ -462,7 +462,6 @@ enum trk_status trk_pt_run(struct trk_pt_instance *pt, const void *raw, size_t n
     }
     double t = pt_now_ms();
     res->stage_ms[9] += t - t0;
-    (void)tstart;
     return TRK_OK;
 }
 
