@@ -288,14 +288,11 @@ static enum trk_status unpack_word(const struct trk_cms_conditions *cond, uint32
     return TRK_OK;
 }
 
-enum trk_status trk_cms_fed_unpack(const struct trk_cms_conditions *cond, const void *data,
-                                   size_t n, struct trk_cms_digis *d)
+enum trk_status trk_cms_fed_walk(const void *data, size_t n, trk_cms_fed_payload_fn fn,
+                                 void *user)
 {
-    if (!cond || (!data && n) || !d)
+    if ((!data && n) || !fn)
         return TRK_ERR_INVALID_ARG;
-    d->n = 0;
-    d->nerrors = 0;
-    d->raw_bytes = n;
     const uint8_t *p = data;
     if (n < 4) {
         TRK_LOGE("raw data offset 0: %zu bytes, too short for the FED count (4 bytes)", n);
@@ -309,7 +306,6 @@ enum trk_status trk_cms_fed_unpack(const struct trk_cms_conditions *cond, const 
     }
     size_t pos = 4;
     uint8_t seen[TRK_CMS_MAX_FED] = {0};
-    enum trk_status st = TRK_OK;
     for (uint32_t f = 0; f < nfeds; f++) {
         if (n - pos < 8) {
             TRK_LOGE("raw data offset %zu: truncated in the record of FED #%u of %u (need "
@@ -415,14 +411,9 @@ enum trk_status trk_cms_fed_unpack(const struct trk_cms_conditions *cond, const 
             TRK_LOGE("raw data offset %zu: FED %u: headers and trailers overlap", pos, fed);
             return TRK_ERR_PARSE;
         }
-        for (size_t k = 8 * h; k < 8 * t; k += 4) {
-            uint32_t w = le32(b + k);
-            if (!w)
-                continue;
-            st = unpack_word(cond, fed, w, pos + k, d);
-            if (st)
-                return st;
-        }
+        enum trk_status st = fn(user, fed, b + 8 * h, 8 * (t - h), pos + 8 * h);
+        if (st)
+            return st;
         pos += size;
     }
     if (pos != n) {
@@ -430,6 +421,38 @@ enum trk_status trk_cms_fed_unpack(const struct trk_cms_conditions *cond, const 
         return TRK_ERR_PARSE;
     }
     return TRK_OK;
+}
+
+struct unpack_ctx {
+    const struct trk_cms_conditions *cond;
+    struct trk_cms_digis *d;
+};
+
+static enum trk_status unpack_payload(void *user, uint32_t fed, const uint8_t *payload,
+                                      size_t nbytes, size_t offset)
+{
+    struct unpack_ctx *c = user;
+    for (size_t k = 0; k < nbytes; k += 4) {
+        uint32_t w = le32(payload + k);
+        if (!w)
+            continue;
+        enum trk_status st = unpack_word(c->cond, fed, w, offset + k, c->d);
+        if (st)
+            return st;
+    }
+    return TRK_OK;
+}
+
+enum trk_status trk_cms_fed_unpack(const struct trk_cms_conditions *cond, const void *data,
+                                   size_t n, struct trk_cms_digis *d)
+{
+    if (!cond || (!data && n) || !d)
+        return TRK_ERR_INVALID_ARG;
+    d->n = 0;
+    d->nerrors = 0;
+    d->raw_bytes = n;
+    struct unpack_ctx c = {cond, d};
+    return trk_cms_fed_walk(data, n, unpack_payload, &c);
 }
 
 enum trk_status trk_cms_raw_decompress(const void *raw, size_t n, uint8_t **out, size_t *nout)

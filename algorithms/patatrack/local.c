@@ -197,147 +197,45 @@ fail:
     return st;
 }
 
-/* Stage 0: walks the FED collection as trk_cms_fed_unpack does (same checks, same log
- * lines) and appends the payload words and their FED index to the host staging; words
- * beyond max_fed_words are counted in h_counts[1]. Returns the number of words kept. */
+/* Stage 0: the FED collection walked with trk_cms_fed_walk (the checks and log lines
+ * of the host decoder); each payload's words and their FED index go to the host
+ * staging, words beyond the capacity are counted in h_counts[1]. */
+struct walk_ctx {
+    struct pt_local *l;
+    uint32_t cap, nw, over;
+};
+
+static enum trk_status stage_payload(void *user, uint32_t fed, const uint8_t *payload,
+                                     size_t nbytes, size_t offset)
+{
+    struct walk_ctx *w = user;
+    (void)offset;
+    /* zero words are skipped by the kernel */
+    size_t k = nbytes / 4, fit = w->cap - w->nw < k ? w->cap - w->nw : k;
+    for (size_t i = 0; i < fit; i++)
+        w->l->h_words[w->nw + i] = le32(payload + 4 * i);
+    memset(w->l->h_feds + w->nw, (int)(fed - TRK_CMS_FED_FIRST), fit);
+    w->nw += (uint32_t)fit;
+    w->over += (uint32_t)(k - fit);
+    return TRK_OK;
+}
+
 static enum trk_status walk_feds(struct pt_local *l, uint32_t cap, const uint8_t *p, size_t n,
                                  uint32_t *nwords)
 {
+    struct walk_ctx w = {l, cap, 0, 0};
     *nwords = 0;
     l->h_counts[0] = l->h_counts[1] = 0;
-    if (n < 4) {
-        TRK_LOGE("raw data offset 0: %zu bytes, too short for the FED count (4 bytes)", n);
-        return TRK_ERR_PARSE;
-    }
-    uint32_t nfeds = le32(p);
-    if (nfeds > TRK_CMS_MAX_FED) {
-        TRK_LOGE("raw data offset 0: %u FEDs, at most %u (ids 1200–1349)", nfeds,
-                 TRK_CMS_MAX_FED);
-        return TRK_ERR_PARSE;
-    }
-    size_t pos = 4;
-    uint8_t seen[TRK_CMS_MAX_FED] = {0};
-    uint32_t nw = 0, over = 0;
-    for (uint32_t f = 0; f < nfeds; f++) {
-        if (n - pos < 8) {
-            TRK_LOGE("raw data offset %zu: truncated in the record of FED #%u of %u (need 8 "
-                     "bytes fedId+size, have %zu)",
-                     pos, f, nfeds, n - pos);
-            return TRK_ERR_PARSE;
-        }
-        uint32_t fed = le32(p + pos), size = le32(p + pos + 4);
-        if (fed < TRK_CMS_FED_FIRST || fed >= TRK_CMS_FED_FIRST + TRK_CMS_MAX_FED) {
-            TRK_LOGE("raw data offset %zu: FED id %u outside 1200–1349", pos, fed);
-            return TRK_ERR_PARSE;
-        }
-        if (seen[fed - TRK_CMS_FED_FIRST]++) {
-            TRK_LOGE("raw data offset %zu: FED %u appears twice", pos, fed);
-            return TRK_ERR_PARSE;
-        }
-        if (size < 16 || size % 8) {
-            TRK_LOGE("raw data offset %zu: FED %u size %u bytes: must be a multiple of 8 and "
-                     "at least 16 (header + trailer)",
-                     pos + 4, fed, size);
-            return TRK_ERR_PARSE;
-        }
-        pos += 8;
-        if (n - pos < size) {
-            TRK_LOGE("raw data offset %zu: FED %u declares %u bytes, only %zu remain "
-                     "(truncated)",
-                     pos, fed, size, n - pos);
-            return TRK_ERR_PARSE;
-        }
-        const uint8_t *b = p + pos;
-        size_t nw64 = size / 8, h = 0;
-        for (;;) {
-            uint32_t lo = le32(b + 8 * h), hi = le32(b + 8 * h + 4);
-            if (hi >> 28 != 0x5) {
-                TRK_LOGE("raw data offset %zu: FED %u header %zu: begin-of-event marker 0x%x, "
-                         "expected 0x5",
-                         pos + 8 * h + 7, fed, h, hi >> 28);
-                return TRK_ERR_PARSE;
-            }
-            if (((lo >> 8) & 0xFFF) != (fed & 0xFFF)) {
-                TRK_LOGE("raw data offset %zu: FED %u header source id %u differs from the "
-                         "record's FED id",
-                         pos + 8 * h, fed, (lo >> 8) & 0xFFF);
-                return TRK_ERR_PARSE;
-            }
-            h++;
-            if (!((lo >> 3) & 1))
-                break;
-            if (h + 1 >= nw64) {
-                TRK_LOGE("raw data offset %zu: FED %u: more-headers bit set but no room for "
-                         "another header before the trailer",
-                         pos + 8 * (h - 1), fed);
-                return TRK_ERR_PARSE;
-            }
-        }
-        size_t t = nw64 - 1;
-        uint32_t lo = le32(b + 8 * t), hi = le32(b + 8 * t + 4);
-        if (hi >> 28 != 0xA) {
-            TRK_LOGE("raw data offset %zu: FED %u trailer: end-of-event marker 0x%x, expected "
-                     "0xA",
-                     pos + 8 * t + 7, fed, hi >> 28);
-            return TRK_ERR_PARSE;
-        }
-        if ((hi & 0xFFFFFF) != nw64) {
-            TRK_LOGE("raw data offset %zu: FED %u trailer length %u words, the record holds "
-                     "%zu",
-                     pos + 8 * t + 4, fed, hi & 0xFFFFFF, nw64);
-            return TRK_ERR_PARSE;
-        }
-        uint16_t crc = trk_cms_fed_crc(b, size);
-        if ((lo >> 16) != crc) {
-            TRK_LOGE("raw data offset %zu: FED %u CRC 0x%04x, computed 0x%04x (data corrupted)",
-                     pos + 8 * t, fed, lo >> 16, crc);
-            return TRK_ERR_PARSE;
-        }
-        if ((lo >> 2) & 1) {
-            TRK_LOGE("raw data offset %zu: FED %u trailer has the CRC-modified bit set",
-                     pos + 8 * t, fed);
-            return TRK_ERR_PARSE;
-        }
-        while ((le32(b + 8 * t) >> 3) & 1) {
-            if (t <= h) {
-                TRK_LOGE("raw data offset %zu: FED %u: more-trailers bit set but no trailer "
-                         "precedes",
-                         pos + 8 * t, fed);
-                return TRK_ERR_PARSE;
-            }
-            t--;
-            if (le32(b + 8 * t + 4) >> 28 != 0xA) {
-                TRK_LOGE("raw data offset %zu: FED %u: word before a trailer with the "
-                         "more-trailers bit is not a trailer",
-                         pos + 8 * t + 7, fed);
-                return TRK_ERR_PARSE;
-            }
-        }
-        if (t < h) {
-            TRK_LOGE("raw data offset %zu: FED %u: headers and trailers overlap", pos, fed);
-            return TRK_ERR_PARSE;
-        }
-        /* payload: 2·(t − h) little-endian words (zero words are skipped by the kernel) */
-        size_t k = 2 * (t - h), fit = cap - nw < k ? cap - nw : k;
-        const uint8_t *src = b + 8 * h;
-        for (size_t i = 0; i < fit; i++)
-            l->h_words[nw + i] = le32(src + 4 * i);
-        memset(l->h_feds + nw, (int)(fed - TRK_CMS_FED_FIRST), fit);
-        nw += (uint32_t)fit;
-        over += (uint32_t)(k - fit);
-        pos += size;
-    }
-    if (pos != n) {
-        TRK_LOGE("raw data offset %zu: %zu trailing bytes after %u FEDs", pos, n - pos, nfeds);
-        return TRK_ERR_PARSE;
-    }
-    if (over)
+    enum trk_status st = trk_cms_fed_walk(p, n, stage_payload, &w);
+    if (st != TRK_OK)
+        return st;
+    if (w.over)
         TRK_LOGW("%u FED payload words beyond max_fed_words = %u were dropped: raise "
                  "max_fed_words",
-                 over, cap);
-    l->h_counts[0] = nw;
-    l->h_counts[1] = over;
-    *nwords = nw;
+                 w.over, cap);
+    l->h_counts[0] = w.nw;
+    l->h_counts[1] = w.over;
+    *nwords = w.nw;
     return TRK_OK;
 }
 

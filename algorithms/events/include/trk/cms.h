@@ -235,6 +235,21 @@ enum trk_status trk_cms_raw_decompress(const void *raw, size_t n, uint8_t **out,
 enum trk_status trk_cms_fed_unpack(const struct trk_cms_conditions *cond, const void *data,
                                    size_t n, struct trk_cms_digis *d);
 
+/* One FED's payload, found by trk_cms_fed_walk: nbytes (a multiple of 8) of 32-bit
+ * little-endian words between its last header and its first trailer, at byte `offset`
+ * of the collection. Returning non-OK stops the walk with that status. */
+typedef enum trk_status (*trk_cms_fed_payload_fn)(void *user, uint32_t fed,
+                                                  const uint8_t *payload, size_t nbytes,
+                                                  size_t offset);
+
+/* Walks an uncompressed FED collection with every container check of
+ * trk_cms_fed_unpack (FED ids, sizes, header/trailer markers and chains, lengths, CRC,
+ * R bit, trailing bytes; TRK_ERR_PARSE with a log line naming offset and field) and
+ * calls fn for each FED's payload in order, before the next FED is checked. The pixel
+ * words are not looked at. Never reads outside [data, data+n). */
+enum trk_status trk_cms_fed_walk(const void *data, size_t n, trk_cms_fed_payload_fn fn,
+                                 void *user);
+
 /* CRC-16 of a FED block as written in its trailer (CMS_RAW.md). */
 uint16_t trk_cms_fed_crc(const uint8_t *block, size_t nbytes);
 
