@@ -75,6 +75,8 @@ enum trk_status pt_instance_bare(struct trk_device *dev, const struct trk_pt_par
     return TRK_OK;
 }
 
+static void rb_free(struct pt_readback *b);
+
 void trk_pt_instance_free(struct trk_pt_instance *pt)
 {
     if (!pt)
@@ -88,6 +90,7 @@ void trk_pt_instance_free(struct trk_pt_instance *pt)
     pt_hits_free(pt);
     trk_buffer_free(pt->counters);
     trk_buffer_free(pt->hole_geo);
+    rb_free(pt->rb);
     trk_queue_free(pt->q);
     free(pt);
 }
@@ -212,8 +215,11 @@ void trk_pt_result_fini(struct trk_pt_result *r)
     memset(r, 0, sizeof *r);
 }
 
-/* Host staging of one event's device results, reused across events. */
+/* Host staging of one event's device results, kept by the instance and grown as events
+ * need (cap[] per RD slot below), so the event loop does not allocate it again. */
+#define PT_RB_SLOTS 21
 struct pt_readback {
+    size_t cap[PT_RB_SLOTS];
     uint32_t counters[PT_C_N];
     float *x, *y, *z;
     uint32_t *module;
@@ -225,12 +231,17 @@ struct pt_readback {
     int32_t *vndof;
 };
 
-static enum trk_status rd(struct trk_pt_instance *pt, void **dst, struct trk_buffer *b, size_t bytes)
+static enum trk_status rd(struct trk_pt_instance *pt, int slot, void **dst, struct trk_buffer *b,
+                          size_t bytes)
 {
-    free(*dst);
-    *dst = malloc(bytes ? bytes : 1);
-    if (!*dst)
-        return TRK_ERR_NO_MEMORY;
+    size_t *cap = &pt->rb->cap[slot];
+    if (!*dst || bytes > *cap) {
+        void *grown = realloc(*dst, bytes ? bytes : 1);
+        if (!grown)
+            return TRK_ERR_NO_MEMORY;
+        *dst = grown;
+        *cap = bytes;
+    }
     if (!bytes)
         return TRK_OK;
     if (!b || trk_buffer_size(b) < bytes) {
@@ -243,11 +254,14 @@ static enum trk_status rd(struct trk_pt_instance *pt, void **dst, struct trk_buf
 
 static void rb_free(struct pt_readback *b)
 {
+    if (!b)
+        return;
     void *a[] = {b->x, b->y, b->z, b->module, b->charge, b->digi_hit, b->tuple_hits, b->tuple_nhits,
                  b->tuple_quality, b->state, b->cov, b->pt, b->eta, b->chi2, b->tcharge,
                  b->tvertex, b->vz, b->vzerr2, b->vptv2, b->vchi2, b->vndof};
     for (size_t i = 0; i < sizeof a / sizeof a[0]; i++)
         free(a[i]);
+    free(b);
 }
 
 static int cmp_tracks(const void *pa, const void *pb, void *ctx)
@@ -413,49 +427,49 @@ enum trk_status trk_pt_run(struct trk_pt_instance *pt, const void *raw, size_t n
         return st;
     }
     /* Read back what the counts say is there. */
-    struct pt_readback b;
-    memset(&b, 0, sizeof b);
+    if (!pt->rb && !(pt->rb = calloc(1, sizeof *pt->rb)))
+        return TRK_ERR_NO_MEMORY;
+    struct pt_readback *rb = pt->rb;
     uint32_t nh = pt->nhits, nt = pt->ntuples, nv = pt->nvertices;
-    st = trk_buffer_read(pt->q, b.counters, pt->counters, 0, sizeof b.counters, true);
-    uint32_t nd = b.counters[PT_C_DIGIS];
+    st = trk_buffer_read(pt->q, rb->counters, pt->counters, 0, sizeof rb->counters, true);
+    uint32_t nd = rb->counters[PT_C_DIGIS];
     if (nd > pt->p.max_fed_words)
         nd = pt->p.max_fed_words;
-    b.counters[PT_C_DIGIS] = nd;
+    rb->counters[PT_C_DIGIS] = nd;
     const struct pt_hits *H = &pt->hits;
     const struct pt_tuples *T = &pt->tuples;
     const struct pt_tracks *K = &pt->tracks;
     const struct pt_vertices *V = &pt->vertices;
     const size_t f4 = sizeof(float), u4 = sizeof(uint32_t);
-#define RD(dst, buf, bytes)                                                                    \
+#define RD(slot, dst, buf, bytes)                                                              \
     if (st == TRK_OK)                                                                          \
-    st = rd(pt, (void **)&(dst), (buf), (bytes))
-    RD(b.x, H->x, nh * f4);
-    RD(b.y, H->y, nh * f4);
-    RD(b.z, H->z, nh * f4);
-    RD(b.module, H->module, nh * u4);
-    RD(b.charge, H->charge, nh * u4);
-    RD(b.digi_hit, H->digi_hit, nd * u4);
-    RD(b.tuple_hits, T->hits, (size_t)nt * TRK_PT_MAX_TUPLE_HITS * u4);
-    RD(b.tuple_nhits, T->nhits, nt * u4);
-    RD(b.tuple_quality, T->quality, nt * u4);
-    RD(b.state, K->state, (size_t)nt * 5 * f4);
-    RD(b.cov, K->cov, (size_t)nt * 15 * f4);
-    RD(b.pt, K->pt, nt * f4);
-    RD(b.eta, K->eta, nt * f4);
-    RD(b.chi2, K->chi2, nt * f4);
-    RD(b.tcharge, K->charge, nt * u4);
-    RD(b.tvertex, K->vertex, nt * u4);
-    RD(b.vz, V->z, nv * f4);
-    RD(b.vzerr2, V->zerr2, nv * f4);
-    RD(b.vptv2, V->ptv2, nv * f4);
-    RD(b.vchi2, V->chi2, nv * f4);
-    RD(b.vndof, V->ndof, nv * u4);
+    st = rd(pt, (slot), (void **)&rb->dst, (buf), (bytes))
+    RD(0, x, H->x, nh * f4);
+    RD(1, y, H->y, nh * f4);
+    RD(2, z, H->z, nh * f4);
+    RD(3, module, H->module, nh * u4);
+    RD(4, charge, H->charge, nh * u4);
+    RD(5, digi_hit, H->digi_hit, nd * u4);
+    RD(6, tuple_hits, T->hits, (size_t)nt * TRK_PT_MAX_TUPLE_HITS * u4);
+    RD(7, tuple_nhits, T->nhits, nt * u4);
+    RD(8, tuple_quality, T->quality, nt * u4);
+    RD(9, state, K->state, (size_t)nt * 5 * f4);
+    RD(10, cov, K->cov, (size_t)nt * 15 * f4);
+    RD(11, pt, K->pt, nt * f4);
+    RD(12, eta, K->eta, nt * f4);
+    RD(13, chi2, K->chi2, nt * f4);
+    RD(14, tcharge, K->charge, nt * u4);
+    RD(15, tvertex, K->vertex, nt * u4);
+    RD(16, vz, V->z, nv * f4);
+    RD(17, vzerr2, V->zerr2, nv * f4);
+    RD(18, vptv2, V->ptv2, nv * f4);
+    RD(19, vchi2, V->chi2, nv * f4);
+    RD(20, vndof, V->ndof, nv * u4);
 #undef RD
     if (st == TRK_OK)
         st = trk_queue_finish(pt->q);
     if (st == TRK_OK)
-        st = pt_fill_result(pt, &b, res);
-    rb_free(&b);
+        st = pt_fill_result(pt, rb, res);
     if (st != TRK_OK) {
         trk_pt_result_fini(res);
         return st;

@@ -121,6 +121,7 @@ struct pt_local; /* local.c's conditions and scratch */
 struct pt_ca;    /* ca.c's cells, neighbour links, scratch */
 struct pt_fit;   /* fit.c's scratch */
 struct pt_vtx;   /* vertex.c's scratch */
+struct pt_readback; /* patatrack.c's host staging of the read back */
 
 struct trk_pt_instance {
     struct trk_device *dev;
@@ -152,6 +153,7 @@ struct trk_pt_instance {
     struct pt_ca *ca;
     struct pt_fit *fit;
     struct pt_vtx *vtx;
+    struct pt_readback *rb;
 };
 
 /* Allocates a device buffer of `bytes` (0 allowed) and counts it in pt->mem_bytes. On
