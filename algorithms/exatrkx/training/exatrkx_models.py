@@ -1,0 +1,124 @@
+"""trkserve Exa.TrkX networks: the exact inference math the C code reproduces.
+
+Every function here is the reference for algorithms/exatrkx (C). Tensor names in the
+weights file are this module's state_dict names (see MODEL_CARD.md); the C loader checks
+every name and shape it needs.
+
+Features (the model's FEATURES input, one row per spacepoint): f = (r/1000, phi/pi, z/1000)
+with r, z in mm. Inside the networks a node is u = (f0, cos(pi f1), sin(pi f1), f2), so
+nothing is discontinuous at phi = +-pi.
+"""
+import math
+
+import torch
+import torch.nn as nn
+
+FORMAT = "trkserve-exatrkx-1"
+
+
+def node_inputs(features: torch.Tensor) -> torch.Tensor:
+    """[N,3] features -> [N,4] network inputs u."""
+    p = features[:, 1] * math.pi
+    return torch.stack([features[:, 0], torch.cos(p), torch.sin(p), features[:, 2]], dim=1)
+
+
+class Embedding(nn.Module):
+    """u -> Linear+Tanh (hidden) x nlayers -> Linear -> dim (no activation, no norm)."""
+
+    def __init__(self, hidden=96, nlayers=3, dim=8):
+        super().__init__()
+        sizes = [4] + [hidden] * nlayers + [dim]
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+
+    def forward(self, u):
+        for layer in self.layers[:-1]:
+            u = torch.tanh(layer(u))
+        return self.layers[-1](u)
+
+
+class Filter(nn.Module):
+    """Edge MLP on cat(g_src, g_dst), g = cat(u, embedding) per node.
+    Hidden layers: Linear -> LayerNorm -> Tanh; the last Linear gives one logit.
+    The C code splits layers.0 into per-node halves (columns [0,G) for src, [G,2G) for
+    dst) and computes them once per node."""
+
+    def __init__(self, node_dim=12, hidden=64, nlayers=3):
+        super().__init__()
+        sizes = [2 * node_dim] + [hidden] * nlayers
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.norms = nn.ModuleList(nn.LayerNorm(hidden) for _ in range(nlayers))
+        self.out = nn.Linear(hidden, 1)
+
+    def forward(self, g, src, dst):
+        x = torch.cat([g[src], g[dst]], dim=1)
+        for layer, norm in zip(self.layers, self.norms):
+            x = torch.tanh(norm(layer(x)))
+        return self.out(x).squeeze(-1)
+
+
+class MLP(nn.Module):
+    """Linear -> LayerNorm -> ReLU for every layer (the GNN's building block)."""
+
+    def __init__(self, sizes):
+        super().__init__()
+        self.layers = nn.ModuleList(nn.Linear(a, b) for a, b in zip(sizes[:-1], sizes[1:]))
+        self.norms = nn.ModuleList(nn.LayerNorm(b) for b in sizes[1:])
+
+    def forward(self, x):
+        for layer, norm in zip(self.layers, self.norms):
+            x = torch.relu(norm(layer(x)))
+        return x
+
+
+def scatter_sum(values, index, n):
+    out = torch.zeros(n, values.shape[1], dtype=values.dtype, device=values.device)
+    return out.index_add_(0, index, values)
+
+
+def scatter_max(values, index, n):
+    """Max over the rows sent to each node; 0 for a node that receives none."""
+    out = torch.zeros(n, values.shape[1], dtype=values.dtype, device=values.device)
+    return out.index_reduce_(0, index, values, "amax", include_self=False)
+
+
+class InteractionGNN(nn.Module):
+    """Interaction network on directed edges src -> dst (src is the hit nearer the
+    origin). Node input g = cat(u, embedding).
+        x = node_enc(g);  e = edge_enc(cat(x_src, x_dst))
+        repeat iters times (shared weights):
+            x = x + node_net(cat(x, sum_in(e), max_in(e), sum_out(e), max_out(e)))
+            e = e + edge_net(cat(x_src, x_dst, e))
+        logit = out_head(cat(x_src, x_dst, e))
+    *_in aggregate over the edges whose dst is the node, *_out over those whose src is.
+    out_head: Linear -> LayerNorm -> ReLU, then out_final Linear -> 1."""
+
+    def __init__(self, node_dim=12, hidden=32, iters=4):
+        super().__init__()
+        h = hidden
+        self.iters = iters
+        self.node_enc = MLP([node_dim, h, h])
+        self.edge_enc = MLP([2 * h, h, h])
+        self.node_net = MLP([5 * h, h, h])
+        self.edge_net = MLP([3 * h, h, h])
+        self.out_head = MLP([3 * h, h])
+        self.out_final = nn.Linear(h, 1)
+
+    def forward(self, g, src, dst):
+        n = g.shape[0]
+        x = self.node_enc(g)
+        e = self.edge_enc(torch.cat([x[src], x[dst]], dim=1))
+        for _ in range(self.iters):
+            agg = torch.cat([x, scatter_sum(e, dst, n), scatter_max(e, dst, n),
+                             scatter_sum(e, src, n), scatter_max(e, src, n)], dim=1)
+            x = x + self.node_net(agg)
+            e = e + self.edge_net(torch.cat([x[src], x[dst], e], dim=1))
+        return self.out_final(self.out_head(torch.cat([x[src], x[dst], e], dim=1))).squeeze(-1)
+
+
+def orient(src, dst, features):
+    """Directs every edge from the hit nearer the origin (r^2 + z^2 of the features,
+    ties: the lower index) to the farther one."""
+    rho = features[:, 0] ** 2 + features[:, 2] ** 2
+    a, b = rho[src], rho[dst]
+    swap = (a > b) | ((a == b) & (src > dst))
+    return torch.where(swap, dst, src), torch.where(swap, src, dst)
