@@ -6,12 +6,14 @@
 #include "builtin/builtin.h"
 
 extern const struct trk_algorithm trk_algorithm_patatrack; /* patatrack/algo_patatrack.c */
+extern const struct trk_algorithm trk_algorithm_exatrkx;   /* exatrkx/algo_exatrkx.c */
 
 static const struct trk_algorithm *const k_algorithms[] = {
     &trk_algorithm_identity,
     &trk_algorithm_sum,
     &trk_algorithm_gemm,
     &trk_algorithm_patatrack,
+    &trk_algorithm_exatrkx,
 };
 
 #define NALGO (sizeof k_algorithms / sizeof k_algorithms[0])

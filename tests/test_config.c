@@ -996,11 +996,12 @@ static void test_check(void **state)
     uint32_t nmodels = 0, nbad = 9;
     assert_int_equal(trk_repository_check(dir, out, &nmodels, &nbad), TRK_OK);
     fclose(out);
-    assert_string_equal(text, "gemm: OK (algorithm gemm, version 1)\n"
+    assert_string_equal(text, "exatrkx: OK (algorithm exatrkx, version 1)\n"
+                              "gemm: OK (algorithm gemm, version 1)\n"
                               "identity: OK (algorithm identity, version 1)\n"
                               "patatrack: OK (algorithm patatrack, version 1)\n"
                               "sum: OK (algorithm sum, version 1)\n");
-    assert_int_equal(nmodels, 4);
+    assert_int_equal(nmodels, 5);
     assert_int_equal(nbad, 0);
     free(text);
 

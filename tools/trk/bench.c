@@ -507,6 +507,7 @@ static void bench_usage(FILE *out)
     fprintf(out,
             "usage: trk bench primitives [options]\n"
             "       trk bench patatrack [options]   (see trk bench patatrack --help)\n"
+            "       trk bench exatrkx [options]     (see trk bench exatrkx --help)\n"
             "\n"
             "Measures every parallel primitive on one device (median of repeated runs,\n"
             "wall time including launch overhead) next to references measured in the\n"
@@ -533,8 +534,11 @@ int trk_cmd_bench(int argc, char **argv)
     }
     if (!strcmp(argv[1], "patatrack"))
         return trk_cmd_bench_patatrack(argc - 1, argv + 1);
+    if (!strcmp(argv[1], "exatrkx"))
+        return trk_cmd_bench_exatrkx(argc - 1, argv + 1);
     if (strcmp(argv[1], "primitives")) {
-        fprintf(stderr, "trk bench: unknown benchmark '%s' (available: primitives, patatrack)\n",
+        fprintf(stderr,
+                "trk bench: unknown benchmark '%s' (available: primitives, patatrack, exatrkx)\n",
                 argv[1]);
         return 2;
     }

@@ -31,6 +31,7 @@ static void reco_usage(FILE *out)
 {
     fprintf(out,
             "usage: trk reco patatrack EVENTS [options]\n"
+            "       trk reco exatrkx INPUT [options]   (see trk reco exatrkx --help)\n"
             "\n"
             "Reconstructs pixel tracks and vertices from the raw data (raw_zstd) of every CMS\n"
             "event in EVENTS (a trk gen event file), in-process on one device, and writes\n"
@@ -256,7 +257,10 @@ int trk_cmd_reco(int argc, char **argv)
     }
     if (!strcmp(argv[1], "patatrack"))
         return cmd_reco_patatrack(argc - 1, argv + 1);
-    fprintf(stderr, "trk reco: unknown tracker '%s' (available: patatrack)\n", argv[1]);
+    if (!strcmp(argv[1], "exatrkx"))
+        return trk_cmd_reco_exatrkx(argc - 1, argv + 1);
+    fprintf(stderr, "trk reco: unknown tracker '%s' (available: patatrack, exatrkx)\n",
+            argv[1]);
     return 2;
 }
 

@@ -12,6 +12,8 @@ int trk_cmd_gen(int argc, char **argv);   /* gen.c */
 int trk_cmd_score(int argc, char **argv); /* score.c */
 int trk_cmd_reco(int argc, char **argv);  /* reco.c */
 int trk_cmd_bench_patatrack(int argc, char **argv); /* reco.c; argv[0] = "patatrack" */
+int trk_cmd_reco_exatrkx(int argc, char **argv);    /* exatrkx.c; argv[0] = "exatrkx" */
+int trk_cmd_bench_exatrkx(int argc, char **argv);   /* exatrkx.c; argv[0] = "exatrkx" */
 
 /* Opens the registry, logging why on failure. */
 struct trk_registry *trk_tool_open_registry(void);

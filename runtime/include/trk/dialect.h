@@ -295,4 +295,45 @@ TRK_DEVFN uint32_t trk_cpu_plain_max_u32_(uint32_t *p, uint32_t v)
 #endif
 #define TRK_BLOCK_LOOP(i, n) for (uint32_t i = TRK_THREAD_ID; i < (uint32_t)(n); i += TRK_BLOCK_SIZE)
 
+/* Portable float math shared by every kernel file (each .kc is its own OpenCL program,
+ * so helpers that several files need live here). */
+/* c ? a : b for c in {0, 1}, on the bits: GCC does not if-convert a float select
+ * whose result feeds arithmetic (its default -ftrapping-math forbids it), which
+ * would keep the activation loops below from vectorising. */
+TRK_DEVFN float trk_select_f32(uint32_t c, float a, float b)
+{
+    uint32_t mask = 0u - c;
+    return TRK_BITS_F32((TRK_F32_BITS(a) & mask) | (TRK_F32_BITS(b) & ~mask));
+}
+
+/* e^x within 3e-7 relative, in plain arithmetic so that the C build vectorises it
+ * (libm's expf and tanhf are scalar calls: with them a 64-wide layer spent several
+ * times longer in its activation than in its product) and every device rounds
+ * alike. x = i ln2 + r with |r| <= ln2/2, a degree-6 Taylor polynomial, and 2^i
+ * built in the exponent bits; the clamp keeps 2^i a normal float (e^88 ~ 1.7e38). */
+TRK_DEVFN float trk_exp_f32(float x)
+{
+    x = trk_select_f32(x > 88.0f, 88.0f, x);
+    x = trk_select_f32(x < -87.0f, -87.0f, x);
+    float t = x * 1.44269504f;
+    t = trk_select_f32(t == t, t, 0.0f); /* NaN would not convert; r carries it on */
+    int32_t i = (int32_t)(t + trk_select_f32(t < 0.0f, -0.5f, 0.5f));
+    float fi = (float)i;
+    float r = x - fi * 0.693145752f - fi * 1.42860677e-6f; /* ln2 in two parts */
+    float p = 1.0f + r * (1.0f + r * (0.5f + r * (1.0f / 6.0f + r * (1.0f / 24.0f +
+              r * (1.0f / 120.0f + r * (1.0f / 720.0f))))));
+    return p * TRK_BITS_F32((uint32_t)(i + 127) << 23);
+}
+
+/* tanh: an odd Taylor polynomial near 0, where 1 - 2/(e^2|x| + 1) would cancel. */
+TRK_DEVFN float trk_tanh_f32(float x)
+{
+    float a = fabsf(x), x2 = x * x;
+    float near0 = x * (1.0f + x2 * (-1.0f / 3.0f + x2 * (2.0f / 15.0f + x2 * (-17.0f / 315.0f +
+                  x2 * (62.0f / 2835.0f)))));
+    float far = 1.0f - 2.0f / (trk_exp_f32(2.0f * a) + 1.0f);
+    return trk_select_f32(a < 0.3f, near0, trk_select_f32(x < 0.0f, -far, far));
+}
+
+
 #endif /* TRK_DIALECT_H */

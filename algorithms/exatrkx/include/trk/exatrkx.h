@@ -108,6 +108,11 @@ struct trk_ex_result {
     uint32_t *edge_src, *edge_dst;
     float *filter_logit, *gnn_logit;
     size_t cap_hits, cap_edges;
+    /* Debug too: the whole radius graph [nedges_graph] in canonical order with the
+     * filter logit of every edge (before the cut). */
+    uint32_t *graph_src, *graph_dst;
+    float *graph_logit;
+    size_t cap_graph;
 };
 void trk_ex_result_init(struct trk_ex_result *r);
 void trk_ex_result_fini(struct trk_ex_result *r);
