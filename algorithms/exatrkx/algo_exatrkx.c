@@ -10,7 +10,7 @@
  * training validated; see trk/exatrkx.h for their meaning):
  *   weights           file in the version folder (default "exatrkx.safetensors")
  *   radius            embedding-space radius, > 0
- *   knn               neighbours per hit, 1..4096
+ *   knn               neighbours per hit, 1..64 (the per-hit list is a fixed array)
  *   filter_cut, edge_cut   sigmoid cuts, in (0, 1)
  *   min_hits          smallest track kept, 1..1000
  *   junction_removal  true / false
@@ -83,7 +83,7 @@ static enum trk_status read_params(const struct trk_model_config *cfg, struct tr
     if ((st = param_f32(cfg, "radius", 0, 1e3, true, &p->radius, err, errlen)) != TRK_OK ||
         (st = param_f32(cfg, "filter_cut", 0, 1, true, &p->filter_cut, err, errlen)) != TRK_OK ||
         (st = param_f32(cfg, "edge_cut", 0, 1, true, &p->edge_cut, err, errlen)) != TRK_OK ||
-        (st = param_u32(cfg, "knn", 1, 4096, &p->knn, err, errlen)) != TRK_OK ||
+        (st = param_u32(cfg, "knn", 1, 64, &p->knn, err, errlen)) != TRK_OK ||
         (st = param_u32(cfg, "min_hits", 1, 1000, &p->min_hits, err, errlen)) != TRK_OK ||
         (st = param_u32(cfg, "max_hits", 1, 1 << 26, &p->max_hits, err, errlen)) != TRK_OK ||
         (st = param_u32(cfg, "max_edges", 1, 1 << 30, &p->max_edges, err, errlen)) != TRK_OK ||
