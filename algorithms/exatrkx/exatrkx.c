@@ -878,6 +878,11 @@ enum trk_status trk_ex_run(struct trk_ex_instance *ex, const float *features, ui
     if (!ex || !res || (n && !features))
         return fail(err, errlen, TRK_ERR_INVALID_ARG, "%s is NULL",
                     !ex ? "instance" : !res ? "result" : "features");
+    /* The capacity first: an oversized event is refused before its features are read. */
+    if (n > ex->p.max_hits)
+        return fail(err, errlen, TRK_ERR_OVERFLOW,
+                    "the event has %u hits, more than max_hits = %u: raise max_hits", n,
+                    ex->p.max_hits);
     for (uint32_t i = 0; i < n; i++)
         for (int c = 0; c < 3; c++)
             if (!isfinite(features[3 * (size_t)i + c]))
@@ -885,10 +890,6 @@ enum trk_status trk_ex_run(struct trk_ex_instance *ex, const float *features, ui
                             "feature row %u (column %d) is not finite (%g): every feature must "
                             "be a finite number",
                             i, c, (double)features[3 * (size_t)i + c]);
-    if (n > ex->p.max_hits)
-        return fail(err, errlen, TRK_ERR_OVERFLOW,
-                    "the event has %u hits, more than max_hits = %u: raise max_hits", n,
-                    ex->p.max_hits);
     double t_start = now_ms(), t0 = t_start;
     for (int s = 0; s < TRK_EX_NSTAGES; s++)
         res->stage_ms[s] = 0;
