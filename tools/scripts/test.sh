@@ -44,7 +44,7 @@ if [ $sanitizers = 1 ]; then
     phase "threading tests (TSan, CPU device)" env \
         TSAN_OPTIONS="halt_on_error=1 suppressions=$root/tests/tsan.supp" TRK_TEST_DEVICES=cpu \
         ctest --test-dir build-tsan --output-on-failure -j "$jobs" \
-        -R '^(test_(runtime|device|basic|scan|histogram|compact|reduce|sort|components|registry|server|builtin_models|http|grpc|client)|cli_(gen|serve))$'
+        -R '^(test_(runtime|device|basic|scan|histogram|compact|reduce|sort|components|registry|server|builtin_models|http|grpc|client|exatrkx)|cli_(gen|serve))$'
     # Every parser of outside input (event files, TrackML CSV, CMS raw data) under
     # libFuzzer for a bounded time.
     phase "fuzz (libFuzzer + ASan/UBSan, ${TRK_FUZZ_SECONDS:-20} s per parser)" \
