@@ -15,6 +15,18 @@ struct trk_registry *trk_tool_open_registry(void)
     return reg;
 }
 
+void trk_tool_default_devices(char *buf, size_t len)
+{
+    struct trk_registry *reg = trk_tool_open_registry();
+    snprintf(buf, len, "cpu");
+    for (uint32_t d = 0; reg && d < trk_registry_device_count(reg); d++) {
+        const char *id = trk_device_id(trk_registry_device(reg, d));
+        if (strncmp(id, "cpu", 3))
+            snprintf(buf + strlen(buf), len - strlen(buf), ",%s", id);
+    }
+    trk_registry_close(reg);
+}
+
 const char *trk_tool_bytes(uint64_t bytes, char *buf, size_t len)
 {
     const char *units[] = {"B", "KiB", "MiB", "GiB", "TiB"};

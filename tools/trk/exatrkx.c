@@ -1004,16 +1004,8 @@ int trk_cmd_bench_exatrkx(int argc, char **argv)
             have_tmp = true;
         }
     }
-    if (!devlist[0]) {
-        struct trk_registry *reg = trk_tool_open_registry();
-        snprintf(devlist, sizeof devlist, "cpu");
-        for (uint32_t d = 0; reg && d < trk_registry_device_count(reg); d++) {
-            const char *id = trk_device_id(trk_registry_device(reg, d));
-            if (strncmp(id, "cpu", 3))
-                snprintf(devlist + strlen(devlist), sizeof devlist - strlen(devlist), ",%s", id);
-        }
-        trk_registry_close(reg);
-    }
+    if (!devlist[0])
+        trk_tool_default_devices(devlist, sizeof devlist);
     if (csv_path) {
         if (!(bc.csv = fopen(csv_path, "w"))) {
             fprintf(stderr, "trk bench exatrkx: cannot write %s: %s\n", csv_path,

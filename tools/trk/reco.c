@@ -477,17 +477,8 @@ int trk_cmd_bench_patatrack(int argc, char **argv)
         trk_detector_free(det);
         return 1;
     }
-    if (!devlist[0]) {
-        /* cpu, then every other device present */
-        struct trk_registry *reg = trk_tool_open_registry();
-        snprintf(devlist, sizeof devlist, "cpu");
-        for (uint32_t d = 0; reg && d < trk_registry_device_count(reg); d++) {
-            const char *id = trk_device_id(trk_registry_device(reg, d));
-            if (strncmp(id, "cpu", 3))
-                snprintf(devlist + strlen(devlist), sizeof devlist - strlen(devlist), ",%s", id);
-        }
-        trk_registry_close(reg);
-    }
+    if (!devlist[0])
+        trk_tool_default_devices(devlist, sizeof devlist);
     printf("trk bench patatrack: %ld events per pile-up, seed %ld; devices %s\n", nev, seed,
            devlist);
     printf("%-10s %7s %5s %8s %8s %8s %7s %9s ", "device", "threads", "PU", "events/s",

@@ -18,6 +18,10 @@ int trk_cmd_bench_exatrkx(int argc, char **argv);   /* exatrkx.c; argv[0] = "exa
 /* Opens the registry, logging why on failure. */
 struct trk_registry *trk_tool_open_registry(void);
 
+/* The benchmarks' default device list into buf: "cpu", then every other device the
+ * registry finds, comma-separated ("cpu" alone when the registry cannot be opened). */
+void trk_tool_default_devices(char *buf, size_t len);
+
 /* Human-readable byte count ("15.6 GiB") into buf. */
 const char *trk_tool_bytes(uint64_t bytes, char *buf, size_t len);
 
