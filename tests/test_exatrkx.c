@@ -279,7 +279,7 @@ static void test_bad_weights(void **state)
                  "gnn.out_final.bias");
     parse_edited("\"filter.norms.1.weight\"", "\"filter.norms.1.weighT\"", TRK_ERR_PARSE,
                  "filter.norms.1.weight");
-    parse_edited("trkserve-exatrkx-1", "trkserve-exatrkx-9", TRK_ERR_PARSE, "format");
+    parse_edited("trkserve-exatrkx-2", "trkserve-exatrkx-9", TRK_ERR_PARSE, "format");
     parse_edited("\"F32\"", "\"F16\"", TRK_ERR_PARSE, "dtype");
     /* a wrong shape with the right element count: [1,h] → [h,1] */
     const struct ex_tensor *t = ex_st_find(&g_w->st, "gnn.out_final.weight");

@@ -10,7 +10,8 @@
 
 #include "trk/exatrkx.h"
 
-#define EX_FORMAT "trkserve-exatrkx-1"
+#define EX_FORMAT "trkserve-exatrkx-2"
+#define EX_EDGE_DIM 6 /* geometric edge features (exn_edge_geom) */
 #define EX_MAX_KNN 64u     /* as EX_KNN_CAP in ex_graph.kc: the per-hit list lives in
                               private memory */
 #define EX_MAX_DIM 32u     /* embedding dimension, at most (private row in ex_graph.kc) */

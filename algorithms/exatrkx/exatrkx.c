@@ -27,7 +27,8 @@ struct ex_lin {
     struct trk_buffer *w, *b; /* [out, in], [out] */
     struct trk_buffer *ln_g, *ln_b; /* LayerNorm after it, or NULL */
     uint32_t out, in;
-    struct trk_buffer *part[3]; /* split first layers: column blocks of w, [out, in/parts] */
+    struct trk_buffer *part[3]; /* split first layers: column blocks of w */
+    bool geom;                  /* part[2] multiplies the geometric edge features */
 };
 
 struct trk_ex_instance {
@@ -52,6 +53,7 @@ struct trk_ex_instance {
     struct trk_buffer *eu[EX_EDGE_POOL]; /* uint32 / float [max_edges] each */
     struct trk_buffer *efeat;            /* float [max_edges, h] */
     struct trk_buffer *t1, *t2;          /* float [filter_chunk, wc] */
+    struct trk_buffer *egeo;             /* float [filter_chunk, EX_EDGE_DIM] */
     struct trk_buffer *small;            /* uint32 [16]: bbox, totals */
     struct trk_buffer *scratch;
     int32_t *host_labels;                /* [max_hits] staging */
@@ -178,11 +180,13 @@ static enum trk_status ex_upload(struct trk_ex_instance *ex, const float *data, 
     return st;
 }
 
-/* Uploads Linear `pre` (+ LayerNorm `norm`), optionally split into `parts` column blocks
- * of equal width (the whole weight is then not uploaded). */
+/* Uploads Linear `pre` (+ LayerNorm `norm`), optionally split by columns into `parts`
+ * blocks of equal width, plus with geom the last EX_EDGE_DIM columns (the geometric edge
+ * features) as part[2] (the whole weight is then not uploaded). */
 static enum trk_status ex_linear_upload(struct trk_ex_instance *ex,
                                         const struct trk_ex_weights *w, struct ex_lin *l,
-                                        const char *pre, const char *norm, uint32_t parts)
+                                        const char *pre, const char *norm, uint32_t parts,
+                                        bool geom)
 {
     char name[256];
     snprintf(name, sizeof name, "%s.weight", pre);
@@ -194,15 +198,18 @@ static enum trk_status ex_linear_upload(struct trk_ex_instance *ex,
     if (parts <= 1) {
         st = ex_upload(ex, wd, (size_t)l->out * l->in, &l->w, name);
     } else {
-        uint32_t pw = l->in / parts;
-        float *tmp = malloc((size_t)l->out * pw * sizeof *tmp);
+        uint32_t tail = geom ? EX_EDGE_DIM : 0, pw = (l->in - tail) / parts;
+        uint32_t wmax = pw > tail ? pw : tail;
+        float *tmp = malloc((size_t)l->out * wmax * sizeof *tmp);
         if (!tmp)
             return TRK_ERR_NO_MEMORY;
-        for (uint32_t k = 0; k < parts && st == TRK_OK; k++) {
+        l->geom = geom;
+        for (uint32_t k = 0; k < parts + (geom ? 1u : 0u) && st == TRK_OK; k++) {
+            uint32_t cw = k < parts ? pw : tail;
             for (uint32_t r = 0; r < l->out; r++)
-                memcpy(tmp + (size_t)r * pw, wd + (size_t)r * l->in + (size_t)k * pw,
-                       pw * sizeof *tmp);
-            st = ex_upload(ex, tmp, (size_t)l->out * pw, &l->part[k], name);
+                memcpy(tmp + (size_t)r * cw, wd + (size_t)r * l->in + (size_t)k * pw,
+                       cw * sizeof *tmp);
+            st = ex_upload(ex, tmp, (size_t)l->out * cw, &l->part[k], name);
         }
         free(tmp);
     }
@@ -231,14 +238,14 @@ static void ex_linear_free(struct ex_lin *l)
 
 static enum trk_status ex_gnn_upload(struct trk_ex_instance *ex, const struct trk_ex_weights *w,
                                      struct ex_lin *l, const char *mlp, uint32_t nlayers,
-                                     uint32_t parts0)
+                                     uint32_t parts0, bool geom)
 {
     char pre[128], norm[128];
     enum trk_status st = TRK_OK;
     for (uint32_t i = 0; i < nlayers && st == TRK_OK; i++) {
         snprintf(pre, sizeof pre, "gnn.%s.layers.%u", mlp, i);
         snprintf(norm, sizeof norm, "gnn.%s.norms.%u", mlp, i);
-        st = ex_linear_upload(ex, w, &l[i], pre, norm, i ? 1 : parts0);
+        st = ex_linear_upload(ex, w, &l[i], pre, norm, i ? 1 : parts0, !i && geom);
     }
     return st;
 }
@@ -334,27 +341,27 @@ enum trk_status trk_ex_instance_create(struct trk_device *dev, const struct trk_
     char pre[128], norm[128];
     for (uint32_t l = 0; l < ex->emb_layers && st == TRK_OK; l++) {
         snprintf(pre, sizeof pre, "embedding.layers.%u", l);
-        st = ex_linear_upload(ex, w, &ex->emb[l], pre, NULL, 1);
+        st = ex_linear_upload(ex, w, &ex->emb[l], pre, NULL, 1, false);
     }
     for (uint32_t l = 0; l < ex->flt_layers && st == TRK_OK; l++) {
         snprintf(pre, sizeof pre, "filter.layers.%u", l);
         snprintf(norm, sizeof norm, "filter.norms.%u", l);
-        st = ex_linear_upload(ex, w, &ex->flt[l], pre, norm, l ? 1 : 2);
+        st = ex_linear_upload(ex, w, &ex->flt[l], pre, norm, l ? 1 : 2, l == 0);
     }
     if (st == TRK_OK)
-        st = ex_linear_upload(ex, w, &ex->flt_out, "filter.out", NULL, 1);
+        st = ex_linear_upload(ex, w, &ex->flt_out, "filter.out", NULL, 1, false);
     if (st == TRK_OK)
-        st = ex_gnn_upload(ex, w, ex->node_enc, "node_enc", 2, 1);
+        st = ex_gnn_upload(ex, w, ex->node_enc, "node_enc", 2, 1, false);
     if (st == TRK_OK)
-        st = ex_gnn_upload(ex, w, ex->edge_enc, "edge_enc", 2, 2);
+        st = ex_gnn_upload(ex, w, ex->edge_enc, "edge_enc", 2, 2, true);
     if (st == TRK_OK)
-        st = ex_gnn_upload(ex, w, ex->node_net, "node_net", 2, 1);
+        st = ex_gnn_upload(ex, w, ex->node_net, "node_net", 2, 1, false);
     if (st == TRK_OK)
-        st = ex_gnn_upload(ex, w, ex->edge_net, "edge_net", 2, 3);
+        st = ex_gnn_upload(ex, w, ex->edge_net, "edge_net", 2, 3, false);
     if (st == TRK_OK)
-        st = ex_gnn_upload(ex, w, &ex->out_head, "out_head", 1, 3);
+        st = ex_gnn_upload(ex, w, &ex->out_head, "out_head", 1, 3, false);
     if (st == TRK_OK)
-        st = ex_linear_upload(ex, w, &ex->out_final, "gnn.out_final", NULL, 1);
+        st = ex_linear_upload(ex, w, &ex->out_final, "gnn.out_final", NULL, 1, false);
 
     uint64_t nh = p->max_hits, ne = p->max_edges, nc = p->filter_chunk, f = sizeof(float);
     const uint64_t ncells = (uint64_t)EX_GRID_MAX * EX_GRID_MAX * EX_GRID_MAX;
@@ -370,6 +377,7 @@ enum trk_status trk_ex_instance_create(struct trk_device *dev, const struct trk_
         {&ex->na, nh * ex->h * f, "GNN nodes"},  {&ex->nb, nh * ex->h * f, "GNN nodes"},
         {&ex->cell_off, (ncells + 1) * 4, "grid"}, {&ex->efeat, ne * ex->h * f, "GNN edges"},
         {&ex->t1, nc * ex->wc * f, "edge chunk"}, {&ex->t2, nc * ex->wc * f, "edge chunk"},
+        {&ex->egeo, nc * EX_EDGE_DIM * f, "edge chunk"},
         {&ex->small, 16 * 4, "counters"},
         {&ex->nbr, nh * p->knn * 4, "neighbour lists"},
         {&ex->nbr_d2, nh * p->knn * 4, "neighbour lists"},
@@ -429,7 +437,7 @@ void trk_ex_instance_free(struct trk_ex_instance *ex)
     ex_linear_free(&ex->out_final);
     struct trk_buffer *bufs[] = {ex->feat, ex->u,  ex->rho,      ex->y,     ex->g,
                                  ex->s0,   ex->s1, ex->x,        ex->na,    ex->nb,
-                                 ex->cell_off, ex->efeat, ex->t1, ex->t2, ex->small,
+                                 ex->cell_off, ex->efeat, ex->t1, ex->t2, ex->egeo, ex->small,
                                  ex->scratch, ex->nbr, ex->nbr_d2};
     for (size_t i = 0; i < sizeof bufs / sizeof bufs[0]; i++)
         trk_buffer_free(bufs[i]);
@@ -633,6 +641,20 @@ static enum trk_status run_graph(struct trk_ex_instance *ex, uint32_t n, uint32_
     return st;
 }
 
+/* t = e·P2ᵀ over edges [e0, e0+m) of (src, dst): the geometric edge features (computed
+ * into egeo) times their columns of l's first layer. */
+static enum trk_status edge_geom(struct trk_ex_instance *ex, const struct ex_lin *l,
+                                 struct trk_buffer *src, struct trk_buffer *dst, uint32_t e0,
+                                 uint32_t m, struct trk_buffer *t)
+{
+    enum trk_status st = EX_LAUNCH(ex, TRK_KERNEL_exn_edge_geom, m, trk_arg_buf(ex->feat),
+                                   trk_arg_buf(src), trk_arg_buf(dst), trk_arg_buf(ex->egeo),
+                                   trk_arg_u32(e0), trk_arg_u32(m));
+    return st == TRK_OK ? ex_dense(ex, l, l->part[2], EX_EDGE_DIM, false, m, ex->egeo, 0, t, 0,
+                                   TRK_ACT_NONE)
+                        : st;
+}
+
 /* Filter logits of the ne graph edges → eu[7]; kept edges (canonical order) → eu[2]
  * (src), eu[3] (dst), their filter logits eu[4]; *nk kept. */
 static enum trk_status run_filter(struct trk_ex_instance *ex, uint32_t n, uint32_t ne,
@@ -647,7 +669,9 @@ static enum trk_status run_filter(struct trk_ex_instance *ex, uint32_t n, uint32
     for (uint32_t e0 = 0; e0 < ne && st == TRK_OK; e0 += ex->p.filter_chunk) {
         uint32_t m = ne - e0 < ex->p.filter_chunk ? ne - e0 : ex->p.filter_chunk;
         struct trk_buffer *a = ex->t1, *b = ex->t2;
-        st = ex_gather_add(ex, l0, ex->s0, ex->s1, gsrc, gdst, e0, m, a, false);
+        st = edge_geom(ex, l0, gsrc, gdst, e0, m, a);
+        if (st == TRK_OK)
+            st = ex_gather_add(ex, l0, ex->s0, ex->s1, gsrc, gdst, e0, m, a, true);
         if (st == TRK_OK)
             st = ex_norm_act(ex, l0, a, m, TRK_ACT_TANH, false);
         for (uint32_t l = 1; l < ex->flt_layers && st == TRK_OK; l++) {
@@ -679,14 +703,17 @@ static enum trk_status run_filter(struct trk_ex_instance *ex, uint32_t n, uint32
     return st;
 }
 
-/* One split edge MLP layer 0 for edges [e0, e0+m): t = x_src·P0ᵀ + x_dst·P1ᵀ
- * (+ e·P2ᵀ when l has 3 parts) + b. na/nb must hold the node products. */
+/* One split edge MLP layer 0 for the kept edges [e0, e0+m): t = x_src·P0ᵀ + x_dst·P1ᵀ
+ * (+ e·P2ᵀ when l has 3 parts: e the GNN edge state, or the geometric edge features when
+ * l->geom) + b. na/nb must hold the node products. */
 static enum trk_status edge_layer0(struct trk_ex_instance *ex, const struct ex_lin *l,
                                    uint32_t e0, uint32_t m, struct trk_buffer *t)
 {
     bool three = l->part[2] != NULL;
     enum trk_status st = TRK_OK;
-    if (three)
+    if (l->geom)
+        st = edge_geom(ex, l, ex->eu[2], ex->eu[3], e0, m, t);
+    else if (three)
         st = ex_dense(ex, l, l->part[2], ex->h, false, m, ex->efeat, (size_t)e0 * ex->h, t, 0,
                       TRK_ACT_NONE);
     if (st == TRK_OK)

@@ -667,7 +667,7 @@ static enum trk_status check_weights(struct trk_ex_weights *w, char *err, size_t
     /* filter */
     uint64_t hf = rows_of(w, "filter.layers.0.weight");
     if (hf == 0 || hf > EX_MAX_WIDTH) {
-        if (!want(w, "filter.layers.0.weight", 1, 2 * g, err, errlen))
+        if (!want(w, "filter.layers.0.weight", 1, 2 * g + EX_EDGE_DIM, err, errlen))
             return TRK_ERR_PARSE;
         set_err(err, errlen, "weights: filter width %llu is outside [1, %u]",
                 (unsigned long long)hf, EX_MAX_WIDTH);
@@ -685,7 +685,7 @@ static enum trk_status check_weights(struct trk_ex_weights *w, char *err, size_t
         }
         snprintf(name, sizeof name, "filter.layers.%u", nl);
         snprintf(norm, sizeof norm, "filter.norms.%u", nl);
-        if (!want_linear(w, name, norm, hf, nl ? hf : 2 * g, err, errlen))
+        if (!want_linear(w, name, norm, hf, nl ? hf : 2 * g + EX_EDGE_DIM, err, errlen))
             return TRK_ERR_PARSE;
     }
     w->flt_layers = nl;
@@ -703,15 +703,15 @@ static enum trk_status check_weights(struct trk_ex_weights *w, char *err, size_t
     w->gnn_hidden = (uint32_t)h;
     static const struct {
         const char *mlp;
-        uint32_t in_mult; /* layers.0 input: in_mult·h, or g when 0 */
-        uint32_t nlayers;
-    } mlps[] = {{"node_enc", 0, 2}, {"edge_enc", 2, 2}, {"node_net", 5, 2},
-                {"edge_net", 3, 2}, {"out_head", 3, 1}};
+        uint32_t in_mult; /* layers.0 input: in_mult·h (+ the edge features), or g when 0 */
+        uint32_t nlayers, geom;
+    } mlps[] = {{"node_enc", 0, 2, 0}, {"edge_enc", 2, 2, EX_EDGE_DIM}, {"node_net", 5, 2, 0},
+                {"edge_net", 3, 2, 0}, {"out_head", 3, 1, 0}};
     for (size_t m = 0; m < sizeof mlps / sizeof mlps[0]; m++)
         for (uint32_t l = 0; l < mlps[m].nlayers; l++) {
             snprintf(name, sizeof name, "gnn.%s.layers.%u", mlps[m].mlp, l);
             snprintf(norm, sizeof norm, "gnn.%s.norms.%u", mlps[m].mlp, l);
-            uint64_t in = l ? h : mlps[m].in_mult ? mlps[m].in_mult * h : g;
+            uint64_t in = l ? h : mlps[m].in_mult ? mlps[m].in_mult * h + mlps[m].geom : g;
             if (!want_linear(w, name, norm, h, in, err, errlen))
                 return TRK_ERR_PARSE;
         }

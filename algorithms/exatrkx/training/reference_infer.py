@@ -91,7 +91,7 @@ def model_from_state(sd, gnn_iters):
 
 
 def load_weights(path):
-    """(model, Params, metadata dict) from a trkserve-exatrkx-1 safetensors file."""
+    """(model, Params, metadata dict) from a trkserve-exatrkx-2 safetensors file."""
     from safetensors import safe_open
     from safetensors.torch import load_file
     with safe_open(path, framework="pt") as f:
@@ -260,22 +260,26 @@ def node_features(features, y):
 
 
 @torch.no_grad()
-def filter_logits(model, g, src, dst, chunk):
-    """Filter logits [E] float32 over edge chunks of `chunk` (model: ExaTrkX or Filter)."""
+def filter_logits(model, g, features, src, dst, chunk):
+    """Filter logits [E] float32 over edge chunks of `chunk` (model: ExaTrkX or Filter);
+    features: the raw [N,3] features (numpy) the edge features come from."""
     net = model.filter if isinstance(model, ExaTrkX) else model
+    f = torch.from_numpy(np.ascontiguousarray(features, np.float32))
     out = np.empty(src.size, np.float32)
     s = torch.from_numpy(src)
     d = torch.from_numpy(dst)
     for a in range(0, src.size, chunk):
-        out[a:a + chunk] = net(g, s[a:a + chunk], d[a:a + chunk]).numpy()
+        out[a:a + chunk] = net(g, f, s[a:a + chunk], d[a:a + chunk]).numpy()
     return out
 
 
 @torch.no_grad()
-def gnn_logits(model, g, src, dst):
+def gnn_logits(model, g, features, src, dst):
     if src.size == 0:
         return np.zeros(0, np.float32)
-    return model.gnn(g, torch.from_numpy(src), torch.from_numpy(dst)).numpy()
+    net = model.gnn if isinstance(model, ExaTrkX) else model
+    f = torch.from_numpy(np.ascontiguousarray(features, np.float32))
+    return net(g, f, torch.from_numpy(src), torch.from_numpy(dst)).numpy()
 
 
 def junction_removal(src, dst, logit):
@@ -338,11 +342,11 @@ def run(model, features, p, timer=None, keep=False):
     src, dst = radius_graph(y, features, p.radius, p.knn)
     lap("graph")
     g = node_features(features, y)
-    fl = filter_logits(model, g, src, dst, p.filter_chunk)
+    fl = filter_logits(model, g, features, src, dst, p.filter_chunk)
     m = fl > logit_threshold(p.filter_cut)
     ks, kd = src[m], dst[m]
     lap("filter")
-    gl = gnn_logits(model, g, ks, kd)
+    gl = gnn_logits(model, g, features, ks, kd)
     lap("gnn")
     m2 = gl > logit_threshold(p.edge_cut)
     ts, td, tl = ks[m2], kd[m2], gl[m2]

@@ -247,8 +247,8 @@ def embedding_stage(a, warm, train, calib):
     loop.run(step)
     model.eval()
     # radius calibration: ascending radii until the target efficiency is reached
-    grid = a.margin * np.array([0.05, 0.075, 0.1, 0.125, 0.15, 0.175, 0.2, 0.25, 0.3, 0.35,
-                                0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0])
+    grid = a.margin * np.array([0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0, 1.1, 1.2,
+                                1.3, 1.4, 1.5, 1.6, 1.7, 1.8, 1.9, 2.0])
     ys = [(ev, R.embed(model, ev["features"])) for _, ev in calib]
     kbest = None
     for r in grid if not a.radius else []:
@@ -292,11 +292,12 @@ def event_graph(a, ecf, name, ev, fmodel=None, fstamp=None):
         os.makedirs(os.path.dirname(path), exist_ok=True)
         np.savez(path, **g)
     g["g"] = R.node_features(ev["features"], g["y"])
+    g["f"] = torch.from_numpy(np.ascontiguousarray(ev["features"], np.float32))
     g["label"] = same_particle(ev["particle_id"], g["src"], g["dst"])
     if fmodel is not None:
         key = "flogit_" + fstamp
         if key not in g:
-            g[key] = R.filter_logits(fmodel, g["g"], g["src"].astype(np.int64),
+            g[key] = R.filter_logits(fmodel, g["g"], ev["features"], g["src"].astype(np.int64),
                                      g["dst"].astype(np.int64), 262144)
         g["flogit"] = g[key]
     return g
@@ -338,14 +339,15 @@ def filter_stage(a, warm, train, calib):
         s = torch.from_numpy(g["src"][e].astype(np.int64))
         d = torch.from_numpy(g["dst"][e].astype(np.int64))
         lab = torch.from_numpy(g["label"][e].astype(np.float32))
-        return F.binary_cross_entropy_with_logits(model(g["g"], s, d), lab, pos_weight=pw)
+        lg = model(g["g"], g["f"], s, d)
+        return F.binary_cross_entropy_with_logits(lg, lab, pos_weight=pw)
 
     loop.run(step)
     model.eval()
     cuts = np.array([0.01, 0.02, 0.03, 0.05, 0.07, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5])
     st = np.zeros((cuts.size, 5))
     for name, ev, g in build_graphs(a, ecf, named("val", calib)):
-        lg = R.filter_logits(model, g["g"], g["src"].astype(np.int64),
+        lg = R.filter_logits(model, g["g"], ev["features"], g["src"].astype(np.int64),
                              g["dst"].astype(np.int64), 262144)
         fg, _ = edge_truth(ev, g["src"], g["dst"], a.calib_pt)
         for k, c in enumerate(cuts):
@@ -371,6 +373,8 @@ def filter_stage(a, warm, train, calib):
 
 def gnn_stage(a, warm, train, calib):
     ecf = load_ckpt(a.workdir, "embedding")
+    if a.radius:
+        ecf["params"]["radius"] = a.radius
     fcf = load_ckpt(a.workdir, "filter")
     fmodel = filter_model(fcf)
     cut = R.logit_threshold(a.filter_cut or fcf["params"]["filter_cut"])
@@ -382,7 +386,7 @@ def gnn_stage(a, warm, train, calib):
             m = g["flogit"] > cut
             out.append((0, dict(g=g["g"], src=g["src"][m].astype(np.int64),
                                 dst=g["dst"][m].astype(np.int64), label=g["label"][m],
-                                f=ev["features"])))
+                                f=ev["features"], ft=g["f"])))
             log("filtered %s: %d edges (%.2f/hit), same-particle %.3f" %
                 (name, m.sum(), m.sum() / ev["features"].shape[0], g["label"][m].mean()))
         return out
@@ -399,14 +403,16 @@ def gnn_stage(a, warm, train, calib):
         mask = phi_sector(g["f"], rng, a.sector)
         s, d, m = sub_edges(mask, g["src"], g["dst"])
         lab = torch.from_numpy(g["label"][m].astype(np.float32))
-        lg = model(g["g"][torch.from_numpy(mask)], torch.from_numpy(s), torch.from_numpy(d))
+        tm = torch.from_numpy(mask)
+        lg = model(g["g"][tm], g["ft"][tm], torch.from_numpy(s), torch.from_numpy(d))
         return F.binary_cross_entropy_with_logits(lg, lab, pos_weight=pw)
 
     loop.run(step)
     model.eval()
     for _, g in kept(build_graphs(a, ecf, named("val", calib), fmodel, fcf["stamp"])):
         with torch.no_grad():
-            lg = model(g["g"], torch.from_numpy(g["src"]), torch.from_numpy(g["dst"])).numpy()
+            lg = model(g["g"], g["ft"], torch.from_numpy(g["src"]),
+                       torch.from_numpy(g["dst"])).numpy()
         lab = g["label"]
         for c in (0.3, 0.5, 0.7):
             m = lg > R.logit_threshold(c)
@@ -442,13 +448,13 @@ def main():
     ap.add_argument("--emb-dim", type=int, default=8)
     ap.add_argument("--margin", type=float, default=1.0)
     ap.add_argument("--pos-weight", type=float, default=2.0, help="embedding true-edge weight")
-    ap.add_argument("--hnm-queries", type=int, default=1024)
-    ap.add_argument("--hnm-k", type=int, default=24)
+    ap.add_argument("--hnm-queries", type=int, default=3072)
+    ap.add_argument("--hnm-k", type=int, default=48)
     ap.add_argument("--random-pairs", type=int, default=2, help="x hits in the slice")
-    ap.add_argument("--knn", type=int, default=12)
+    ap.add_argument("--knn", type=int, default=40)
     ap.add_argument("--radius", type=float, default=None, help="fix instead of calibrating")
     ap.add_argument("--target-eff", type=float, default=None,
-                    help="calibration target (default 0.98 radius, 0.99 filter_cut)")
+                    help="calibration target (default 0.92 radius, 0.99 filter_cut)")
     ap.add_argument("--calib-pt", type=float, default=0.5, help="GeV")
     ap.add_argument("--filter-hidden", type=int, default=64)
     ap.add_argument("--filter-layers", type=int, default=3)
@@ -464,7 +470,7 @@ def main():
     if a.sector is None:
         a.sector = 0.0625 if a.stage == "embedding" else 0.25
     if a.target_eff is None:
-        a.target_eff = 0.98 if a.stage == "embedding" else 0.99
+        a.target_eff = 0.92 if a.stage == "embedding" else 0.99
     os.makedirs(a.workdir, exist_ok=True)
     warm = load_events(a.workdir, "warmup", a.warmup_events)
     train = load_events(a.workdir, "train", a.train_events)

@@ -10,9 +10,13 @@
  *      other; found with a uniform grid over y's first 3 dims (cell = radius);
  *      edges directed from the hit with smaller f0² + f2² (ties: lower index) to the other
  *      and sorted by (src, dst) — the canonical order every later stage keeps;
- *   4. filter MLP on (g_src, g_dst), g = (u, y); the first layer split into per-node
- *      halves; edges in chunks of `filter_chunk`; kept when logit > logit(filter_cut);
- *   5. interaction-network GNN on the kept edges → one logit per edge;
+ *   4. filter MLP on (g_src, g_dst, e), g = (u, y), e the 6 geometric edge features of
+ *      exatrkx_models.edge_features (differences in r, φ, z, the r-z line's distance
+ *      from the origin, the φ slope and r times it, from f of both ends); the first
+ *      layer split by columns, its node parts computed once per node; edges in chunks
+ *      of `filter_chunk`; kept when logit > logit(filter_cut);
+ *   5. interaction-network GNN on the kept edges (its edge encoder sees e too) → one
+ *      logit per edge;
  *   6. edges with logit > logit(edge_cut); with `junction_removal` an edge survives only
  *      if it is the best-scoring kept out-edge of its src and in-edge of its dst (ties:
  *      lower edge index); connected components; components with fewer than `min_hits`
