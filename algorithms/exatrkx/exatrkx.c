@@ -598,9 +598,13 @@ static enum trk_status run_graph(struct trk_ex_instance *ex, uint32_t n, uint32_
                    trk_arg_u32(dims[1]), trk_arg_u32(dims[2]));
     if (st == TRK_OK)
         st = trk_assoc_build(ex->q, keys, n, ncells, ex->cell_off, hits, ex->scratch);
-    struct trk_buffer *nn = ex->nu[6];
+    struct trk_buffer *nn = ex->nu[6], *ys = ex->s0; /* s0: free until the filter */
     if (st == TRK_OK)
-        st = EX_LAUNCH(ex, TRK_KERNEL_exg_knn_select, n, trk_arg_buf(ex->y), trk_arg_u32(n),
+        st = EX_LAUNCH(ex, TRK_KERNEL_exg_cell_rows, (uint64_t)n * ex->dim, trk_arg_buf(ex->y),
+                       trk_arg_buf(hits), trk_arg_buf(ys), trk_arg_u32(n), trk_arg_u32(ex->dim));
+    if (st == TRK_OK)
+        st = EX_LAUNCH(ex, TRK_KERNEL_exg_knn_select, n, trk_arg_buf(ex->y), trk_arg_buf(ys),
+                       trk_arg_u32(n),
                        trk_arg_u32(ex->dim), trk_arg_buf(keys), trk_arg_buf(ex->cell_off),
                        trk_arg_buf(hits), trk_arg_u32(dims[0]), trk_arg_u32(dims[1]),
                        trk_arg_u32(dims[2]), trk_arg_f32(r2), trk_arg_u32(ex->p.knn),
